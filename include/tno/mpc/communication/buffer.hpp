@@ -1,0 +1,89 @@
+// ByteBuffer: a growable byte buffer that does not zero what it grows into.
+//
+// Encoders append to it (a message is encoded once, straight into the buffer that goes on the
+// wire), and it hands out a view of what was written:
+//
+//   ByteBuffer buf;
+//   encode(buf, std::vector<double>{1.0, 2.0});
+//   send_somewhere(buf.view());
+#pragma once
+
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace tno::mpc::communication {
+
+using Bytes = std::vector<std::byte>;
+
+class ByteBuffer {
+ public:
+  ByteBuffer() = default;
+  explicit ByteBuffer(std::size_t capacity) { reserve(capacity); }
+  ByteBuffer(const ByteBuffer& other) { append(other.view()); }
+  ByteBuffer& operator=(const ByteBuffer& other) {
+    if (this != &other) {
+      clear();
+      append(other.view());
+    }
+    return *this;
+  }
+  ByteBuffer(ByteBuffer&& other) noexcept
+      : data_(std::move(other.data_)), size_(other.size_), capacity_(other.capacity_) {
+    other.size_ = other.capacity_ = 0;
+  }
+  ByteBuffer& operator=(ByteBuffer&& other) noexcept {
+    data_ = std::move(other.data_);
+    size_ = other.size_;
+    capacity_ = other.capacity_;
+    other.size_ = other.capacity_ = 0;
+    return *this;
+  }
+
+  std::byte* data() noexcept { return data_.get(); }
+  const std::byte* data() const noexcept { return data_.get(); }
+  std::size_t size() const noexcept { return size_; }
+  std::size_t capacity() const noexcept { return capacity_; }
+  bool empty() const noexcept { return size_ == 0; }
+  std::span<const std::byte> view() const noexcept { return {data_.get(), size_}; }
+  Bytes to_bytes() const { return Bytes(data_.get(), data_.get() + size_); }
+  void clear() noexcept { size_ = 0; }
+
+  void reserve(std::size_t capacity) {
+    if (capacity <= capacity_) return;
+    // Grown storage is left uninitialised on purpose: every byte is written before it is read.
+    std::unique_ptr<std::byte[]> grown(new std::byte[capacity]);
+    if (size_ != 0) std::memcpy(grown.get(), data_.get(), size_);
+    data_ = std::move(grown);
+    capacity_ = capacity;
+  }
+
+  /// Makes room for `n` more bytes and returns where they go; the size grows by `n`.
+  std::byte* extend(std::size_t n) {
+    if (capacity_ - size_ < n) reserve(std::max(size_ + n, capacity_ * 2 + 64));
+    std::byte* at = data_.get() + size_;
+    size_ += n;
+    return at;
+  }
+  /// Gives back bytes reserved by `extend` that were not used.
+  void shrink_by(std::size_t n) noexcept { size_ -= n; }
+
+  void append(std::span<const std::byte> bytes) {
+    if (!bytes.empty()) std::memcpy(extend(bytes.size()), bytes.data(), bytes.size());
+  }
+
+ private:
+  std::unique_ptr<std::byte[]> data_;
+  std::size_t size_ = 0;
+  std::size_t capacity_ = 0;
+};
+
+/// Views a string's characters as bytes.
+inline std::span<const std::byte> as_bytes(std::string_view s) noexcept {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+}  // namespace tno::mpc::communication

@@ -1,0 +1,58 @@
+// Exception types of tno::mpc::communication.
+//
+// Every failure has its own type so that callers can catch what they can handle, and every
+// message says what happened and what to do about it:
+//
+//   try {
+//     auto point = tno::mpc::communication::decode<Point>(bytes);
+//   } catch (const tno::mpc::communication::DecodeError& e) {
+//     // the peer sent bytes that are not a valid message; e.offset() says where
+//   }
+#pragma once
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+
+namespace tno::mpc::communication {
+
+/// Base of every exception this library throws.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// A value could not be turned into bytes or bytes into a value (encoding side, or a well-formed
+/// message that does not fit what the caller asked for).
+class SerializationError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A decoded value has another kind than the C++ type asked for, e.g. `decode<int>` of a str.
+/// The message names both: "expected int64_t, got str".
+class TypeMismatchError : public SerializationError {
+ public:
+  using SerializationError::SerializationError;
+};
+
+/// The bytes are not a valid msgpack message, or exceed a configured decode limit. Thrown for
+/// untrusted input; never undefined behaviour, never an abort.
+class DecodeError : public SerializationError {
+ public:
+  DecodeError(const std::string& what, std::size_t offset)
+      : SerializationError(what + " (at byte " + std::to_string(offset) + ")"), offset_(offset) {}
+  /// Offset in the input at which the problem was found.
+  std::size_t offset() const noexcept { return offset_; }
+
+ private:
+  std::size_t offset_;
+};
+
+/// The library was used in a way that cannot work, e.g. registering a type name twice.
+class ConfigurationError : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace tno::mpc::communication

@@ -1,0 +1,348 @@
+// msgpack primitives on top of msgpuck. msgpuck's decoders do not check bounds, so every read
+// here checks the bytes it needs first (need()), and only then calls into msgpuck.
+#include "tno/mpc/communication/wire.hpp"
+
+#include <msgpuck.h>
+
+#include <cstring>
+#include <string>
+
+#include "tno/mpc/communication/errors.hpp"
+
+namespace tno::mpc::communication {
+
+namespace {
+char* grow(ByteBuffer& out, std::size_t n) { return reinterpret_cast<char*>(out.extend(n)); }
+}  // namespace
+
+void Writer::write_nil() { mp_encode_nil(grow(out_, 1)); }
+void Writer::write_bool(bool b) { mp_encode_bool(grow(out_, 1), b); }
+void Writer::write_uint(std::uint64_t u) { mp_encode_uint(grow(out_, mp_sizeof_uint(u)), u); }
+void Writer::write_int(std::int64_t i) {
+  if (i >= 0) return write_uint(static_cast<std::uint64_t>(i));
+  mp_encode_int(grow(out_, mp_sizeof_int(i)), i);
+}
+void Writer::write_float32(float f) { mp_encode_float(grow(out_, 5), f); }
+void Writer::write_float64(double d) { mp_encode_double(grow(out_, 9), d); }
+void Writer::write_str(std::string_view s) {
+  auto n = static_cast<std::uint32_t>(s.size());
+  if (s.size() != n) throw SerializationError("a str longer than 4 GiB cannot be encoded");
+  mp_encode_str(grow(out_, mp_sizeof_str(n)), s.data(), n);
+}
+void Writer::write_bin(std::span<const std::byte> b) {
+  std::memcpy(write_bin_in_place(static_cast<std::uint32_t>(b.size())), b.data(), b.size());
+}
+std::byte* Writer::write_bin_in_place(std::uint32_t size) {
+  char* at = grow(out_, mp_sizeof_bin(size));
+  return reinterpret_cast<std::byte*>(mp_encode_binl(at, size));
+}
+void Writer::write_array_header(std::uint32_t n) {
+  mp_encode_array(grow(out_, mp_sizeof_array(n)), n);
+}
+void Writer::write_map_header(std::uint32_t n) { mp_encode_map(grow(out_, mp_sizeof_map(n)), n); }
+void Writer::write_float64_array(std::span<const double> values) {
+  auto n = static_cast<std::uint32_t>(values.size());
+  char* p = grow(out_, mp_sizeof_array(n) + std::size_t{9} * n);
+  p = mp_encode_array(p, n);
+  for (double d : values) p = mp_encode_double(p, d);
+}
+
+std::string_view wire_type_name(WireType t) noexcept {
+  switch (t) {
+    case WireType::nil: return "nil";
+    case WireType::boolean: return "bool";
+    case WireType::uint: return "int";
+    case WireType::sint: return "int";
+    case WireType::float32: return "float";
+    case WireType::float64: return "float";
+    case WireType::str: return "str";
+    case WireType::bin: return "bytes";
+    case WireType::array: return "list";
+    case WireType::map: return "dict";
+    case WireType::ext: return "msgpack ext";
+  }
+  return "?";
+}
+
+Reader::Reader(std::span<const std::byte> input, const DecodeLimits& limits,
+               const SerializationContext& context)
+    : begin_(reinterpret_cast<const char*>(input.data())),
+      pos_(begin_),
+      end_(begin_ + input.size()),
+      limits_(limits),
+      context_(context) {
+  if (input.size() > limits_.max_input_bytes) {
+    throw DecodeError("input of " + std::to_string(input.size()) +
+                          " bytes exceeds the decode limit of " +
+                          std::to_string(limits_.max_input_bytes) + " bytes",
+                      0);
+  }
+}
+
+void Reader::fail(const std::string& what) const { throw DecodeError(what, offset()); }
+
+const char* Reader::need(std::size_t n) const {
+  if (remaining() < n) {
+    fail("truncated input: " + std::to_string(n) + " bytes needed, " +
+         std::to_string(remaining()) + " left");
+  }
+  return pos_;
+}
+
+WireType Reader::peek() const {
+  if (pos_ == end_) fail("unexpected end of input");
+  auto c = static_cast<std::uint8_t>(*pos_);
+  // 0xc1 is the one byte msgpack never uses (msgpuck files it under ext).
+  if (c == 0xc1) fail("invalid msgpack type byte 0xc1");
+  switch (mp_typeof(*pos_)) {
+    case MP_NIL: return WireType::nil;
+    case MP_BOOL: return WireType::boolean;
+    case MP_UINT: return WireType::uint;
+    case MP_INT: return WireType::sint;
+    case MP_FLOAT: return WireType::float32;
+    case MP_DOUBLE: return WireType::float64;
+    case MP_STR: return WireType::str;
+    case MP_BIN: return WireType::bin;
+    case MP_ARRAY: return WireType::array;
+    case MP_MAP: return WireType::map;
+    case MP_EXT: return WireType::ext;
+  }
+  fail("invalid msgpack type byte " + std::to_string(c));
+}
+
+namespace {
+[[noreturn]] void mismatch(const Reader& r, std::string_view expected, WireType got) {
+  throw TypeMismatchError("expected " + std::string(expected) + ", got " +
+                          std::string(wire_type_name(got)) + " (at byte " +
+                          std::to_string(r.offset()) + ")");
+}
+// Bytes of the header of a str/bin/array/map/int with this first byte (after the type byte).
+std::size_t header_extra(std::uint8_t c) {
+  switch (c) {
+    case 0xcc: case 0xd0: case 0xd9: case 0xc4: return 1;
+    case 0xcd: case 0xd1: case 0xda: case 0xc5: case 0xdc: case 0xde: return 2;
+    case 0xce: case 0xd2: case 0xdb: case 0xc6: case 0xdd: case 0xdf: case 0xca: return 4;
+    case 0xcf: case 0xd3: case 0xcb: return 8;
+    default: return 0;
+  }
+}
+}  // namespace
+
+void Reader::read_nil() {
+  WireType t = peek();
+  if (t != WireType::nil) mismatch(*this, "None", t);
+  ++pos_;
+}
+
+bool Reader::read_bool() {
+  WireType t = peek();
+  if (t != WireType::boolean) mismatch(*this, "bool", t);
+  return mp_decode_bool(&pos_);
+}
+
+Reader::Integer Reader::read_integer() {
+  WireType t = peek();
+  if (t != WireType::uint && t != WireType::sint) mismatch(*this, "int", t);
+  need(1 + header_extra(static_cast<std::uint8_t>(*pos_)));
+  if (t == WireType::uint) return {false, mp_decode_uint(&pos_)};
+  std::int64_t i = mp_decode_int(&pos_);
+  if (i >= 0) return {false, static_cast<std::uint64_t>(i)};  // a signed form holding >= 0
+  return {true, std::uint64_t{0} - static_cast<std::uint64_t>(i)};
+}
+
+std::int64_t Reader::read_int64() {
+  std::size_t at = offset();
+  Integer i = read_integer();
+  if (i.negative) return static_cast<std::int64_t>(std::uint64_t{0} - i.magnitude);
+  if (i.magnitude > static_cast<std::uint64_t>(INT64_MAX)) {
+    throw TypeMismatchError("integer " + std::to_string(i.magnitude) +
+                            " does not fit in int64_t (at byte " + std::to_string(at) + ")");
+  }
+  return static_cast<std::int64_t>(i.magnitude);
+}
+
+std::uint64_t Reader::read_uint64() {
+  std::size_t at = offset();
+  Integer i = read_integer();
+  if (i.negative) {
+    throw TypeMismatchError("negative integer does not fit in uint64_t (at byte " +
+                            std::to_string(at) + ")");
+  }
+  return i.magnitude;
+}
+
+double Reader::read_double() {
+  WireType t = peek();
+  if (t == WireType::float64) {
+    need(9);
+    return mp_decode_double(&pos_);
+  }
+  if (t == WireType::float32) {
+    need(5);
+    return static_cast<double>(mp_decode_float(&pos_));
+  }
+  mismatch(*this, "float", t);
+}
+
+std::string_view Reader::read_str() {
+  WireType t = peek();
+  if (t != WireType::str) mismatch(*this, "str", t);
+  need(1 + header_extra(static_cast<std::uint8_t>(*pos_)));
+  const char* at = pos_;
+  std::uint32_t n = mp_decode_strl(&pos_);
+  if (remaining() < n) {
+    pos_ = at;
+    fail("str of " + std::to_string(n) + " bytes runs past the end of the input");
+  }
+  std::string_view s(pos_, n);
+  pos_ += n;
+  return s;
+}
+
+std::span<const std::byte> Reader::read_bin() {
+  WireType t = peek();
+  if (t != WireType::bin) mismatch(*this, "bytes", t);
+  need(1 + header_extra(static_cast<std::uint8_t>(*pos_)));
+  const char* at = pos_;
+  std::uint32_t n = mp_decode_binl(&pos_);
+  if (remaining() < n) {
+    pos_ = at;
+    fail("bytes of " + std::to_string(n) + " bytes run past the end of the input");
+  }
+  std::span<const std::byte> b(reinterpret_cast<const std::byte*>(pos_), n);
+  pos_ += n;
+  return b;
+}
+
+std::uint32_t Reader::read_array_header() {
+  WireType t = peek();
+  if (t != WireType::array) mismatch(*this, "list", t);
+  need(1 + header_extra(static_cast<std::uint8_t>(*pos_)));
+  const char* at = pos_;
+  std::uint32_t n = mp_decode_array(&pos_);
+  // Each element takes at least one byte: a larger count is a lie, and must not size anything.
+  if (remaining() < n) {
+    pos_ = at;
+    fail("list of " + std::to_string(n) + " elements cannot fit in the " +
+         std::to_string(remaining()) + " bytes left");
+  }
+  return n;
+}
+
+std::uint32_t Reader::read_map_header() {
+  WireType t = peek();
+  if (t != WireType::map) mismatch(*this, "dict", t);
+  need(1 + header_extra(static_cast<std::uint8_t>(*pos_)));
+  const char* at = pos_;
+  std::uint32_t n = mp_decode_map(&pos_);
+  if (remaining() / 2 < n) {
+    pos_ = at;
+    fail("dict of " + std::to_string(n) + " entries cannot fit in the " +
+         std::to_string(remaining()) + " bytes left");
+  }
+  return n;
+}
+
+Reader::DepthGuard::DepthGuard(Reader& r) : reader_(r) {
+  if (++reader_.depth_ > reader_.limits_.max_depth) {
+    --reader_.depth_;
+    reader_.fail("nesting deeper than the limit of " + std::to_string(reader_.limits_.max_depth));
+  }
+}
+
+void Reader::seek(std::size_t offset) {
+  if (offset > static_cast<std::size_t>(end_ - begin_)) fail("seek past the end of the input");
+  pos_ = begin_ + offset;
+}
+
+void Reader::skip() {
+  // Iterative, with a count of elements still to skip per open level, so that hostile nesting
+  // costs neither stack nor more than the depth limit allows.
+  std::uint64_t pending = 1;
+  std::size_t levels = 0;
+  std::vector<std::uint64_t> stack;
+  while (true) {
+    while (pending == 0) {
+      if (stack.empty()) return;
+      pending = stack.back();
+      stack.pop_back();
+      --levels;
+    }
+    --pending;
+    WireType t = peek();
+    std::uint64_t children = 0;
+    switch (t) {
+      case WireType::nil:
+      case WireType::boolean: ++pos_; break;
+      case WireType::uint:
+      case WireType::sint: read_integer(); break;
+      case WireType::float32:
+      case WireType::float64: read_double(); break;
+      case WireType::str: read_str(); break;
+      case WireType::bin: read_bin(); break;
+      case WireType::array: children = read_array_header(); break;
+      case WireType::map: children = std::uint64_t{2} * read_map_header(); break;
+      case WireType::ext: {
+        auto c = static_cast<std::uint8_t>(*pos_);
+        std::size_t len;
+        std::size_t head;
+        switch (c) {
+          case 0xd4: head = 2; len = 1; break;
+          case 0xd5: head = 2; len = 2; break;
+          case 0xd6: head = 2; len = 4; break;
+          case 0xd7: head = 2; len = 8; break;
+          case 0xd8: head = 2; len = 16; break;
+          case 0xc7: need(3); head = 3; len = static_cast<std::uint8_t>(pos_[1]); break;
+          case 0xc8:
+            need(4);
+            head = 4;
+            len = (std::size_t{static_cast<std::uint8_t>(pos_[1])} << 8) |
+                  static_cast<std::uint8_t>(pos_[2]);
+            break;
+          default:
+            need(6);
+            head = 6;
+            len = (std::size_t{static_cast<std::uint8_t>(pos_[1])} << 24) |
+                  (std::size_t{static_cast<std::uint8_t>(pos_[2])} << 16) |
+                  (std::size_t{static_cast<std::uint8_t>(pos_[3])} << 8) |
+                  static_cast<std::uint8_t>(pos_[4]);
+        }
+        need(head + len);
+        pos_ += head + len;
+        break;
+      }
+    }
+    if (children > 0) {
+      if (++levels > limits_.max_depth) {
+        fail("nesting deeper than the limit of " + std::to_string(limits_.max_depth));
+      }
+      stack.push_back(pending);
+      pending = children;
+    }
+  }
+}
+
+std::span<const std::byte> Reader::read_raw() {
+  const char* at = pos_;
+  skip();
+  return {reinterpret_cast<const std::byte*>(at), static_cast<std::size_t>(pos_ - at)};
+}
+
+void Reader::read_float64_array(std::span<double> out) {
+  for (double& d : out) {
+    // The common case, float64, without the general path's checks in between.
+    if (remaining() >= 9 && static_cast<std::uint8_t>(*pos_) == 0xcb) {
+      d = mp_decode_double(&pos_);
+      continue;
+    }
+    WireType t = peek();
+    if (t == WireType::uint || t == WireType::sint) {
+      Integer i = read_integer();
+      d = i.negative ? -static_cast<double>(i.magnitude) : static_cast<double>(i.magnitude);
+    } else {
+      d = read_double();
+    }
+  }
+}
+
+}  // namespace tno::mpc::communication

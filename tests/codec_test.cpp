@@ -1,0 +1,314 @@
+#include <gtest/gtest.h>
+
+#include <array>
+#include <bitset>
+#include <deque>
+#include <list>
+#include <random>
+#include <set>
+#include <unordered_map>
+
+#include "test_util.hpp"
+#include "tno/mpc/communication/gmp.hpp"
+
+namespace tno::mpc::communication {
+namespace {
+
+template <class T>
+T round_trip(const T& v) {
+  return decode<T>(encode(v).view());
+}
+
+// The typed path and the dynamic path must write the same bytes for the same value.
+template <class T>
+void expect_same_bytes_as_value(const T& typed, const Value& dynamic) {
+  EXPECT_EQ(test::to_hex(encode(typed).view()), test::to_hex(encode(dynamic).view()))
+      << dynamic;
+  EXPECT_EQ(decode<Value>(encode(typed).view()), dynamic);
+}
+
+TEST(Codec, IntegersAroundEveryMsgpackBoundary) {
+  // Each boundary of the msgpack integer families, and one step to each side.
+  std::vector<std::int64_t> edges = {0, 127, 128, 255, 256, 65535, 65536, 4294967295LL,
+                                     4294967296LL, -1, -32, -33, -128, -129, -32768, -32769,
+                                     INT32_MIN, static_cast<std::int64_t>(INT32_MIN) - 1,
+                                     INT64_MIN, INT64_MAX};
+  for (auto e : edges) {
+    for (std::int64_t d : {-1, 0, 1}) {
+      if ((e == INT64_MIN && d < 0) || (e == INT64_MAX && d > 0)) continue;
+      std::int64_t v = e + d;
+      EXPECT_EQ(round_trip(v), v);
+      expect_same_bytes_as_value(v, Value(v));
+      // Decoded as a value of arbitrary size, too.
+      EXPECT_EQ(decode<BigInt>(encode(v).view()), BigInt(v));
+    }
+  }
+  EXPECT_EQ(round_trip(UINT64_MAX), UINT64_MAX);
+  EXPECT_EQ(encode(std::uint8_t{200}).size(), 2u);      // uint8
+  EXPECT_EQ(encode(std::int64_t{127}).size(), 1u);      // positive fixint
+  EXPECT_EQ(encode(std::int64_t{-32}).size(), 1u);      // negative fixint
+  EXPECT_EQ(encode(INT64_MAX).data()[0], std::byte{0xcf});  // uint64, as the reference
+}
+
+TEST(Codec, NarrowIntegersRejectWhatDoesNotFit) {
+  EXPECT_EQ(decode<std::int8_t>(encode(-128).view()), -128);
+  EXPECT_THROW(decode<std::int8_t>(encode(128).view()), TypeMismatchError);
+  EXPECT_THROW(decode<std::int8_t>(encode(-129).view()), TypeMismatchError);
+  EXPECT_THROW(decode<std::uint32_t>(encode(-1).view()), TypeMismatchError);
+  EXPECT_THROW(decode<std::int64_t>(encode(UINT64_MAX).view()), TypeMismatchError);
+  EXPECT_THROW(decode<std::int64_t>(encode(BigInt::from_string("1" + std::string(20, '0'))).view()),
+               TypeMismatchError);
+}
+
+TEST(Codec, BigIntegersOfRandomSizesBothSigns) {
+  gmp_randclass rng(gmp_randinit_default);
+  rng.seed(7);
+  std::mt19937 sizes(7);
+  for (int i = 0; i < 300; ++i) {
+    mpz_class x = rng.get_z_bits(sizes() % 4200);
+    if (i % 2) x = -x;
+    EXPECT_EQ(round_trip(x), x);
+    expect_same_bytes_as_value(x, Value(to_bigint(x)));
+    EXPECT_EQ(decode<BigInt>(encode(x).view()), to_bigint(x));
+    Gmpy2Mpz m{x};
+    EXPECT_EQ(round_trip(m), m);
+    expect_same_bytes_as_value(m, Value(Mpz{to_bigint(x)}));
+  }
+  // Exactly 2^64, and -2^63 - 1: the first values that need the typed "int" form.
+  mpz_class two64 = mpz_class(1) << 64;
+  EXPECT_EQ(test::to_hex(encode(two64).view()).substr(0, 2), "82");  // fixmap(2)
+  EXPECT_EQ(round_trip(two64), two64);
+  mpz_class below = -(mpz_class(1) << 63) - 1;
+  EXPECT_EQ(round_trip(below), below);
+}
+
+TEST(Codec, FloatsKeepTheirExactValue) {
+  for (double d : {0.0, -0.0, 0.1, 1e308, 5e-324, -2.5}) {
+    double back = round_trip(d);
+    EXPECT_EQ(std::signbit(back), std::signbit(d));
+    EXPECT_EQ(back, d);
+  }
+  EXPECT_TRUE(std::isnan(round_trip(std::nan(""))));
+  EXPECT_EQ(round_trip(3.1f), 3.1f);
+  EXPECT_EQ(encode(1.0f).size(), 5u);  // float32, like a numpy float32
+  EXPECT_EQ(decode<double>(encode(3.1f).view()), static_cast<double>(3.1f));
+  EXPECT_EQ(decode<double>(encode(7).view()), 7.0);  // Python sends 7 for 7.0 at times
+}
+
+TEST(Codec, StringsBytesAndOptionals) {
+  EXPECT_EQ(round_trip(std::string("h\u00e9llo")), "h\u00e9llo");
+  std::string big(70000, 'x');
+  EXPECT_EQ(round_trip(big), big);
+  Bytes bytes{std::byte{0}, std::byte{255}};
+  EXPECT_EQ(round_trip(bytes), bytes);
+  expect_same_bytes_as_value(bytes, Value(bytes));
+  EXPECT_EQ(round_trip(std::optional<int>{}), std::nullopt);
+  EXPECT_EQ(round_trip(std::optional<int>{4}), 4);
+  ByteBuffer buf = encode(std::string_view("abc"));
+  EXPECT_EQ(decode<std::string_view>(buf.view()), "abc");  // a view into buf
+  EXPECT_THROW(decode<std::string>(encode(bytes).view()), TypeMismatchError);
+}
+
+TEST(Codec, SequencesMapsAndTuples) {
+  EXPECT_EQ(round_trip(std::vector<int>{1, 2, 3}), (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(round_trip(std::vector<double>{1.5, -2}), (std::vector<double>{1.5, -2}));
+  EXPECT_EQ(round_trip(std::list<std::string>{"a", "b"}), (std::list<std::string>{"a", "b"}));
+  EXPECT_EQ(round_trip(std::deque<bool>{true, false}), (std::deque<bool>{true, false}));
+  EXPECT_EQ(round_trip(std::set<int>{3, 1}), (std::set<int>{1, 3}));
+  EXPECT_EQ(round_trip(std::array<int, 3>{1, 2, 3}), (std::array<int, 3>{1, 2, 3}));
+  EXPECT_THROW((decode<std::array<int, 2>>(encode(std::vector<int>{1}).view())), TypeMismatchError);
+  std::map<std::string, std::vector<int>> m{{"a", {1}}, {"b", {}}};
+  EXPECT_EQ(round_trip(m), m);
+  std::unordered_map<std::string, double> um{{"x", 1.5}};
+  EXPECT_EQ(round_trip(um), um);
+  auto t = std::make_tuple(1, std::string("a"), std::vector<double>{2.5});
+  EXPECT_EQ(round_trip(t), t);
+  expect_same_bytes_as_value(t, Value::tuple({1, "a", Value::list({2.5})}));
+  expect_same_bytes_as_value(std::pair<int, bool>{1, true}, Value::tuple({1, true}));
+  expect_same_bytes_as_value(std::vector<std::vector<int>>{{1}, {}},
+                             Value::list({Value::list({1}), Value::list({})}));
+  expect_same_bytes_as_value(m, Value::dict({{"a", Value::list({1})}, {"b", Value::list({})}}));
+  EXPECT_THROW((decode<std::tuple<int, int>>(encode(std::make_tuple(1)).view())),
+               TypeMismatchError);
+  // A tuple is not a list, nor the reverse: the wire says which it is.
+  EXPECT_THROW((decode<std::vector<int>>(encode(std::make_tuple(1)).view())), TypeMismatchError);
+  EXPECT_THROW((decode<std::tuple<int>>(encode(std::vector<int>{1}).view())), TypeMismatchError);
+}
+
+enum class Color { red = 1, blue = 7 };
+enum Plain : std::uint8_t { kA = 200 };
+
+TEST(Codec, EnumsTravelAsTheirValue) {
+  EXPECT_EQ(test::to_hex(encode(Color::blue).view()), "07");
+  EXPECT_EQ(round_trip(Color::blue), Color::blue);
+  EXPECT_EQ(round_trip(kA), kA);
+}
+
+TEST(Codec, BitArraysAndBitsets) {
+  BitArray b{{true, false, true, true, false, false, true, true, true, false, true},
+             BitArray::Endian::little};
+  EXPECT_EQ(round_trip(b), b);
+  b.endian = BitArray::Endian::big;
+  EXPECT_EQ(round_trip(b), b);
+  std::bitset<10> bits("1000000011");
+  EXPECT_EQ(round_trip(bits), bits);
+  EXPECT_THROW(decode<std::bitset<9>>(encode(bits).view()), TypeMismatchError);
+}
+
+// A custom class whose serializer sees who sends and who receives.
+struct Share {
+  static constexpr std::string_view mpc_type_name = "Share";
+  std::int64_t value = 0;
+  std::string seen = {};
+  std::tuple<std::int64_t, std::string> serialize(const SerializationContext& ctx) const {
+    return {value, std::string(ctx.origin) + "->" + std::string(ctx.destination)};
+  }
+  static Share deserialize(std::tuple<std::int64_t, std::string> data,
+                           const SerializationContext& ctx) {
+    return {std::get<0>(data), std::get<1>(data) + " at " + std::string(ctx.destination)};
+  }
+};
+
+// Nests another custom class.
+struct Pair {
+  static constexpr std::string_view mpc_type_name = "Pair";
+  std::vector<Share> shares;
+  std::vector<Share> serialize() const { return shares; }
+  static Pair deserialize(std::vector<Share> s) { return {std::move(s)}; }
+};
+
+struct OtherShare {
+  static constexpr std::string_view mpc_type_name = "Share";
+  int x = 0;
+  int serialize() const { return x; }
+  static OtherShare deserialize(int x) { return {x}; }
+};
+
+class CustomClassTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Serialization::clear(); }
+  void TearDown() override { Serialization::clear(); }
+};
+
+TEST_F(CustomClassTest, MustBeRegisteredBeforeUse) {
+  try {
+    encode(Share{1});
+    FAIL() << "no exception";
+  } catch (const SerializationError& e) {
+    EXPECT_NE(std::string(e.what()).find("'Share' is not registered"), std::string::npos);
+  }
+  Serialization::register_class<Share>();
+  EXPECT_TRUE(Serialization::is_registered("Share"));
+  EXPECT_NO_THROW(encode(Share{1}));
+  Serialization::clear();
+  EXPECT_FALSE(Serialization::is_registered("Share"));
+  EXPECT_THROW(encode(Share{1}), SerializationError);
+}
+
+TEST_F(CustomClassTest, SerializersSeeOriginAndDestination) {
+  Serialization::register_class<Share>();
+  SerializationContext sending{"alice", "bob"};
+  ByteBuffer bytes = encode(Share{5}, sending);
+  EXPECT_EQ(decode<Value>(bytes.view()),
+            Value(Typed("Share", Value::tuple({5, "alice->bob"}))));
+  Share back = decode<Share>(bytes.view(), {}, SerializationContext{"alice", "bob"});
+  EXPECT_EQ(back.value, 5);
+  EXPECT_EQ(back.seen, "alice->bob at bob");
+}
+
+TEST_F(CustomClassTest, CustomClassesNest) {
+  Serialization::register_class<Share>();
+  Serialization::register_class<Pair>();
+  Pair p{{Share{1}, Share{2}}};
+  Pair back = round_trip(p);
+  ASSERT_EQ(back.shares.size(), 2u);
+  EXPECT_EQ(back.shares[1].value, 2);
+  Value dynamic = decode<Value>(encode(p).view());
+  EXPECT_EQ(dynamic.as_typed().type(), "Pair");
+  EXPECT_EQ(dynamic.as_typed().data()[0].as_typed().type(), "Share");
+  // The dynamic value converts to the class, and re-encodes to the same bytes.
+  EXPECT_EQ(dynamic.as<Pair>().shares[0].value, 1);
+  EXPECT_EQ(test::to_hex(encode(dynamic).view()), test::to_hex(encode(p).view()));
+}
+
+TEST_F(CustomClassTest, NameClashesAreErrorsUnlessOverwriting) {
+  Serialization::register_class<Share>();
+  EXPECT_NO_THROW(Serialization::register_class<Share>());  // same type again: harmless
+  EXPECT_THROW(Serialization::register_class<OtherShare>(), ConfigurationError);
+  Serialization::register_class<OtherShare>({.overwrite = true});
+  EXPECT_THROW(encode(Share{1}), SerializationError);  // replaced
+  EXPECT_EQ(round_trip(OtherShare{3}).x, 3);
+  EXPECT_EQ(Serialization::registered_names(), std::vector<std::string>{"Share"});
+}
+
+struct Reserved {
+  static constexpr std::string_view mpc_type_name = "tuple";
+  int serialize() const { return 0; }
+  static Reserved deserialize(int) { return {}; }
+};
+
+TEST_F(CustomClassTest, BuiltInNamesCannotBeTaken) {
+  EXPECT_THROW(Serialization::register_class<Reserved>(), ConfigurationError);
+}
+
+TEST_F(CustomClassTest, UnknownTypeNamesPassThroughIntact) {
+  Value alien(Typed("SomePythonClass", Value::dict({{"a", Value::list({1, BigInt::from_string("-99999999999999999999999")})}})));
+  ByteBuffer bytes = encode(alien);
+  Value back = decode<Value>(bytes.view());
+  EXPECT_EQ(back, alien);
+  EXPECT_EQ(test::to_hex(encode(back).view()), test::to_hex(bytes.view()));
+}
+
+TEST_F(CustomClassTest, DecodingIntoTheWrongClassSaysWhatArrived) {
+  Serialization::register_class<Share>();
+  Serialization::register_class<Pair>();
+  try {
+    decode<Pair>(encode(Share{1}).view());
+    FAIL() << "no exception";
+  } catch (const TypeMismatchError& e) {
+    EXPECT_NE(std::string(e.what()).find("expected Pair, got typed value 'Share'"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(decode<Share>(encode(std::vector<int>{}).view()), TypeMismatchError);
+  EXPECT_THROW(decode<int>(encode(Share{1}).view()), TypeMismatchError);
+}
+
+TEST(Envelope, PacksObjectThenIdLikeTheReference) {
+  ByteBuffer b = pack_message(std::string("payload"), MessageId(42));
+  EXPECT_EQ(test::to_hex(b.view()), test::to_hex(test::read_file(test::data_path("vectors/msgid_int.msgpack"))));
+  auto m = unpack_message<std::string>(b.view());
+  EXPECT_EQ(m.object, "payload");
+  EXPECT_EQ(m.id, MessageId(42));
+  EXPECT_TRUE(m.id.is_int());
+}
+
+TEST(Envelope, AcceptsKeysInAnyOrderAndIgnoresOthers) {
+  ByteBuffer b;
+  Writer w(b);
+  w.write_map_header(3);
+  w.write_str("id");
+  w.write_str("x");
+  w.write_str("extra");
+  w.write_nil();
+  w.write_str("object");
+  w.write_int(-5);
+  auto m = unpack_message<int>(b.view());
+  EXPECT_EQ(m.object, -5);
+  EXPECT_EQ(m.id, MessageId("x"));
+}
+
+TEST(Envelope, PrefixesIdsLikeTheReference) {
+  EXPECT_EQ(MessageId(7).with_prefix("session1-"), MessageId("session1-7"));
+  EXPECT_EQ(MessageId("opY").with_prefix("session1-"), MessageId("session1-opY"));
+  EXPECT_EQ(MessageId(7).to_string(), "7");
+  EXPECT_THROW(MessageId::from_value(Value(1.5)), SerializationError);
+}
+
+TEST(Envelope, NilPayloadIsAPayload) {
+  auto m = unpack_message<Value>(pack_message(nullptr, MessageId(0)).view());
+  EXPECT_TRUE(m.object.is_nil());
+}
+
+}  // namespace
+}  // namespace tno::mpc::communication
