@@ -25,8 +25,8 @@ void strip(std::vector<std::byte>& magnitude) {
 
 void BigInt::set_signed(std::int64_t v) {
   negative_ = v < 0;
-  std::uint64_t m = negative_ ? std::uint64_t{0} - static_cast<std::uint64_t>(v)
-                              : static_cast<std::uint64_t>(v);
+  std::uint64_t m =
+      negative_ ? std::uint64_t{0} - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
   for (; m != 0; m >>= 8) magnitude_.push_back(static_cast<std::byte>(m & 0xff));
 }
 
@@ -116,14 +116,16 @@ std::vector<std::byte> BigInt::to_twos_complement_le() const {
 std::optional<std::uint64_t> BigInt::to_uint64() const noexcept {
   if (negative_ || magnitude_.size() > 8) return std::nullopt;
   std::uint64_t v = 0;
-  for (std::size_t i = magnitude_.size(); i-- > 0;) v = (v << 8) | static_cast<std::uint8_t>(magnitude_[i]);
+  for (std::size_t i = magnitude_.size(); i-- > 0;)
+    v = (v << 8) | static_cast<std::uint8_t>(magnitude_[i]);
   return v;
 }
 
 std::optional<std::int64_t> BigInt::to_int64() const noexcept {
   if (magnitude_.size() > 8) return std::nullopt;
   std::uint64_t m = 0;
-  for (std::size_t i = magnitude_.size(); i-- > 0;) m = (m << 8) | static_cast<std::uint8_t>(magnitude_[i]);
+  for (std::size_t i = magnitude_.size(); i-- > 0;)
+    m = (m << 8) | static_cast<std::uint8_t>(magnitude_[i]);
   if (!negative_) {
     if (m > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
     return static_cast<std::int64_t>(m);

@@ -1,5 +1,9 @@
 #include "tno/mpc/communication/gmp.hpp"
 
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
 namespace tno::mpc::communication {
 
 BigInt to_bigint(const mpz_class& v) {
@@ -20,34 +24,69 @@ mpz_class to_mpz_class(const BigInt& v) {
 
 namespace detail {
 
+namespace {
+static_assert(sizeof(mp_limb_t) == 8, "the fast paths below assume 64-bit GMP limbs");
+static_assert(std::endian::native == std::endian::little,
+              "the fast paths below copy limbs as little-endian bytes");
+
+// Writes |v| as `n` little-endian two's complement bytes of sign `negative`, straight from the
+// limbs: the magnitude's bytes, negated word by word when negative (two's complement of m is
+// ~m + 1, which turns the lowest non-zero word w into -w and every word above it into ~w).
+void store_twos_complement(std::byte* out, std::size_t n, mpz_srcptr v, bool negative) {
+  const mp_limb_t* limbs = mpz_limbs_read(v);
+  std::size_t count = mpz_size(v);
+  std::size_t full = std::min(count, n / 8);
+  bool seen_nonzero = false;
+  for (std::size_t i = 0; i < full; ++i) {
+    mp_limb_t word = limbs[i];
+    if (negative) {
+      word = seen_nonzero ? ~word : mp_limb_t{0} - word;
+      seen_nonzero = seen_nonzero || limbs[i] != 0;
+    }
+    std::memcpy(out + 8 * i, &word, 8);
+  }
+  // The tail: at most one partial word of the magnitude, then sign extension.
+  for (std::size_t at = 8 * full; at < n; at += 8) {
+    std::size_t i = at / 8;
+    mp_limb_t word = i < count ? limbs[i] : 0;
+    if (negative) word = seen_nonzero ? ~word : mp_limb_t{0} - word;
+    seen_nonzero = seen_nonzero || word != 0;
+    std::memcpy(out + at, &word, std::min<std::size_t>(8, n - at));
+  }
+}
+
+// Reads little-endian two's complement bytes into `out`: one copy into the limbs, then, for a
+// negative value, the magnitude by negating in place.
+void load_twos_complement(mpz_ptr out, std::span<const std::byte> b) {
+  if (b.empty()) {
+    mpz_set_ui(out, 0);
+    return;
+  }
+  bool negative = (static_cast<std::uint8_t>(b.back()) & 0x80) != 0;
+  std::size_t count = (b.size() + 7) / 8;
+  mp_limb_t* limbs = mpz_limbs_write(out, static_cast<mp_size_t>(count));
+  limbs[count - 1] = negative ? ~mp_limb_t{0} : 0;  // sign-extends a partial last word
+  std::memcpy(limbs, b.data(), b.size());
+  if (negative) {
+    std::size_t i = 0;
+    while (i < count && limbs[i] == 0) ++i;
+    if (i < count) limbs[i] = mp_limb_t{0} - limbs[i];
+    for (++i; i < count; ++i) limbs[i] = ~limbs[i];
+  }
+  while (count > 0 && limbs[count - 1] == 0) --count;
+  mpz_limbs_finish(out, negative ? -static_cast<mp_size_t>(count) : static_cast<mp_size_t>(count));
+}
+}  // namespace
+
 void write_mpz_as_int(Writer& w, mpz_srcptr v) {
   int sign = mpz_sgn(v);
   if (mpz_fits_slong_p(v)) return w.write_int(mpz_get_si(v));
   std::size_t bits = mpz_sizeinbase(v, 2);
-  if (sign > 0 && bits <= 64) {
-    std::uint64_t u = 0;
-    mpz_export(&u, nullptr, -1, sizeof u, 0, 0, v);
-    return w.write_uint(u);
-  }
-  // Python's int.to_bytes((bit_length + 8) // 8, "little", signed=True), written in place. For a
-  // negative x the two's complement is the bitwise NOT of |x| - 1.
+  if (sign > 0 && bits <= 64) return w.write_uint(mpz_getlimbn(v, 0));
+  // Python's int.to_bytes((bit_length + 8) // 8, "little", signed=True), written in place.
   std::size_t n = (bits + 8) / 8;
   write_typed_header(w, "int");
-  std::byte* out = w.write_bin_in_place(static_cast<std::uint32_t>(n));
-  std::size_t written = 0;
-  if (sign > 0) {
-    mpz_export(out, &written, -1, 1, 0, 0, v);
-    std::fill(out + written, out + n, std::byte{0});
-  } else {
-    mpz_t m;
-    mpz_init(m);
-    mpz_neg(m, v);
-    mpz_sub_ui(m, m, 1);
-    mpz_export(out, &written, -1, 1, 0, 0, m);
-    mpz_clear(m);
-    std::fill(out + written, out + n, std::byte{0});
-    for (std::size_t i = 0; i < n; ++i) out[i] = ~out[i];
-  }
+  store_twos_complement(w.write_bin_in_place(static_cast<std::uint32_t>(n)), n, v, sign < 0);
 }
 
 void write_mpz_as_gmpy2(Writer& w, mpz_srcptr v) {
@@ -70,17 +109,8 @@ void read_mpz(Reader& r, mpz_ptr out) {
   std::size_t start = r.tell();
   auto header = try_open_typed(r);
   if (header && header->type == "int" && r.peek() == WireType::bin) {
-    auto b = r.read_bin();
-    mpz_import(out, b.size(), -1, 1, 0, 0, b.data());
-    if (!b.empty() && (static_cast<std::uint8_t>(b.back()) & 0x80)) {
-      // Negative two's complement: subtract 2^(8n).
-      mpz_t base;
-      mpz_init(base);
-      mpz_ui_pow_ui(base, 2, 8 * b.size());
-      mpz_sub(out, out, base);
-      mpz_clear(base);
-    }
-    r.seek(header->end_offset);
+    load_twos_complement(out, r.read_bin());
+    close_typed(r, *header);
     return;
   }
   r.seek(start);

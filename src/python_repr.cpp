@@ -32,20 +32,19 @@ std::string python_float_repr(double d) {
     if (exponent >= 0) {
       auto int_len = static_cast<std::size_t>(exponent) + 1;
       if (digits.size() <= int_len) {
-        out += digits + std::string(int_len - digits.size(), '0') + ".0";
+        out.append(digits).append(int_len - digits.size(), '0').append(".0");
       } else {
-        out += digits.substr(0, int_len) + "." + digits.substr(int_len);
+        out.append(digits, 0, int_len).append(1, '.').append(digits, int_len);
       }
     } else {
-      out += "0." + std::string(static_cast<std::size_t>(-exponent - 1), '0') + digits;
+      out.append("0.").append(static_cast<std::size_t>(-exponent - 1), '0').append(digits);
     }
   } else {
-    out += digits.substr(0, 1);
-    if (digits.size() > 1) out += "." + digits.substr(1);
+    out.append(digits, 0, 1);
+    if (digits.size() > 1) out.append(1, '.').append(digits, 1);
     out += exponent < 0 ? "e-" : "e+";
-    std::string e = std::to_string(std::abs(exponent));
-    if (e.size() < 2) e = "0" + e;
-    out += e;
+    if (std::abs(exponent) < 10) out.append(1, '0');
+    out.append(std::to_string(std::abs(exponent)));
   }
   return out;
 }
@@ -90,11 +89,20 @@ namespace {
 void escape(std::string& out, unsigned char c, char quote) {
   static const char* hex = "0123456789abcdef";
   switch (c) {
-    case '\\': out += "\\\\"; return;
-    case '\n': out += "\\n"; return;
-    case '\r': out += "\\r"; return;
-    case '\t': out += "\\t"; return;
-    default: break;
+    case '\\':
+      out += "\\\\";
+      return;
+    case '\n':
+      out += "\\n";
+      return;
+    case '\r':
+      out += "\\r";
+      return;
+    case '\t':
+      out += "\\t";
+      return;
+    default:
+      break;
   }
   if (c == static_cast<unsigned char>(quote)) {
     out += '\\';

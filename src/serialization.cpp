@@ -19,8 +19,8 @@ std::vector<Entry>& entries() {
   return e;
 }
 // Names the reference decodes itself; a custom class cannot take them over.
-constexpr std::string_view reserved_names[] = {"int", "tuple", "ndarray", "mpz", "xmpz",
-                                               "mpq", "mpfr", "mpc", "bitarray"};
+constexpr std::string_view reserved_names[] = {"int", "tuple", "ndarray", "mpz",     "xmpz",
+                                               "mpq", "mpfr",  "mpc",     "bitarray"};
 }  // namespace
 
 std::atomic<std::uint64_t>& Serialization::generation() {

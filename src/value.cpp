@@ -5,31 +5,46 @@
 #include <ostream>
 #include <stdexcept>
 
-#include "tno/mpc/communication/errors.hpp"
 #include "python_repr.hpp"
+#include "tno/mpc/communication/errors.hpp"
 
 namespace tno::mpc::communication {
 
 std::string_view kind_name(Kind kind) noexcept {
   switch (kind) {
-    case Kind::nil: return "None";
-    case Kind::boolean: return "bool";
-    case Kind::integer: return "int";
-    case Kind::float64: return "float";
-    case Kind::str: return "str";
-    case Kind::bytes: return "bytes";
-    case Kind::list: return "list";
-    case Kind::tuple: return "tuple";
-    case Kind::dict: return "dict";
-    case Kind::ndarray: return "ndarray";
-    case Kind::bitarray: return "bitarray";
-    case Kind::mpz: return "mpz";
-    case Kind::typed: return "typed value";
+    case Kind::nil:
+      return "None";
+    case Kind::boolean:
+      return "bool";
+    case Kind::integer:
+      return "int";
+    case Kind::float64:
+      return "float";
+    case Kind::str:
+      return "str";
+    case Kind::bytes:
+      return "bytes";
+    case Kind::list:
+      return "list";
+    case Kind::tuple:
+      return "tuple";
+    case Kind::dict:
+      return "dict";
+    case Kind::ndarray:
+      return "ndarray";
+    case Kind::bitarray:
+      return "bitarray";
+    case Kind::mpz:
+      return "mpz";
+    case Kind::typed:
+      return "typed value";
   }
   return "?";
 }
 
-bool Tuple::operator==(const Tuple& other) const { return items == other.items; }
+bool Tuple::operator==(const Tuple& other) const {
+  return items == other.items;
+}
 bool NdArray::operator==(const NdArray& other) const {
   return shape == other.shape && elements == other.elements;
 }
@@ -59,7 +74,9 @@ const Value& Dict::at(std::string_view key) const {
   if (const Value* v = find(key)) return *v;
   throw std::out_of_range("dict has no key '" + std::string(key) + "'");
 }
-bool Dict::operator==(const Dict& other) const { return entries_ == other.entries_; }
+bool Dict::operator==(const Dict& other) const {
+  return entries_ == other.entries_;
+}
 
 Typed::Typed(std::string type, Value data)
     : type_(std::move(type)), data_(std::make_unique<Value>(std::move(data))) {}
@@ -89,21 +106,34 @@ Value::Value(const BigInt& i) {
 
 Kind Value::kind() const noexcept {
   switch (storage_.index()) {
-    case 0: return Kind::nil;
-    case 1: return Kind::boolean;
+    case 0:
+      return Kind::nil;
+    case 1:
+      return Kind::boolean;
     case 2:
     case 3:
-    case 4: return Kind::integer;
-    case 5: return Kind::float64;
-    case 6: return Kind::str;
-    case 7: return Kind::bytes;
-    case 8: return Kind::list;
-    case 9: return Kind::tuple;
-    case 10: return Kind::dict;
-    case 11: return Kind::ndarray;
-    case 12: return Kind::bitarray;
-    case 13: return Kind::mpz;
-    default: return Kind::typed;
+    case 4:
+      return Kind::integer;
+    case 5:
+      return Kind::float64;
+    case 6:
+      return Kind::str;
+    case 7:
+      return Kind::bytes;
+    case 8:
+      return Kind::list;
+    case 9:
+      return Kind::tuple;
+    case 10:
+      return Kind::dict;
+    case 11:
+      return Kind::ndarray;
+    case 12:
+      return Kind::bitarray;
+    case 13:
+      return Kind::mpz;
+    default:
+      return Kind::typed;
   }
 }
 
@@ -120,7 +150,9 @@ const T& Value::get(Kind expected) const {
   mismatch(expected, kind());
 }
 
-bool Value::as_bool() const { return get<bool>(Kind::boolean); }
+bool Value::as_bool() const {
+  return get<bool>(Kind::boolean);
+}
 
 std::int64_t Value::as_int64() const {
   if (const auto* i = std::get_if<std::int64_t>(&storage_)) return *i;
@@ -151,17 +183,39 @@ double Value::as_double() const {
   mismatch(Kind::float64, kind());
 }
 
-const std::string& Value::as_str() const { return get<std::string>(Kind::str); }
-const Bytes& Value::as_bytes() const { return get<Bytes>(Kind::bytes); }
-const Value::List& Value::as_list() const { return get<List>(Kind::list); }
-Value::List& Value::as_list() { return const_cast<List&>(get<List>(Kind::list)); }
-const Tuple& Value::as_tuple() const { return get<Tuple>(Kind::tuple); }
-const Dict& Value::as_dict() const { return get<Dict>(Kind::dict); }
-Dict& Value::as_dict() { return const_cast<Dict&>(get<Dict>(Kind::dict)); }
-const NdArray& Value::as_ndarray() const { return get<NdArray>(Kind::ndarray); }
-const BitArray& Value::as_bitarray() const { return get<BitArray>(Kind::bitarray); }
-const Mpz& Value::as_mpz() const { return get<Mpz>(Kind::mpz); }
-const Typed& Value::as_typed() const { return get<Typed>(Kind::typed); }
+const std::string& Value::as_str() const {
+  return get<std::string>(Kind::str);
+}
+const Bytes& Value::as_bytes() const {
+  return get<Bytes>(Kind::bytes);
+}
+const Value::List& Value::as_list() const {
+  return get<List>(Kind::list);
+}
+Value::List& Value::as_list() {
+  return const_cast<List&>(get<List>(Kind::list));
+}
+const Tuple& Value::as_tuple() const {
+  return get<Tuple>(Kind::tuple);
+}
+const Dict& Value::as_dict() const {
+  return get<Dict>(Kind::dict);
+}
+Dict& Value::as_dict() {
+  return const_cast<Dict&>(get<Dict>(Kind::dict));
+}
+const NdArray& Value::as_ndarray() const {
+  return get<NdArray>(Kind::ndarray);
+}
+const BitArray& Value::as_bitarray() const {
+  return get<BitArray>(Kind::bitarray);
+}
+const Mpz& Value::as_mpz() const {
+  return get<Mpz>(Kind::mpz);
+}
+const Typed& Value::as_typed() const {
+  return get<Typed>(Kind::typed);
+}
 
 const Value& Value::at_index(std::size_t index) const {
   const List* items = std::get_if<List>(&storage_);
@@ -175,18 +229,28 @@ const Value& Value::at_index(std::size_t index) const {
   return (*items)[index];
 }
 
-const Value& Value::operator[](std::string_view key) const { return as_dict().at(key); }
+const Value& Value::operator[](std::string_view key) const {
+  return as_dict().at(key);
+}
 
 std::size_t Value::size() const {
   switch (kind()) {
-    case Kind::list: return as_list().size();
-    case Kind::tuple: return as_tuple().items.size();
-    case Kind::dict: return as_dict().size();
-    case Kind::ndarray: return as_ndarray().elements.size();
-    case Kind::str: return as_str().size();
-    case Kind::bytes: return as_bytes().size();
-    case Kind::bitarray: return as_bitarray().bits.size();
-    default: throw TypeMismatchError("a " + std::string(kind_name(kind())) + " has no size");
+    case Kind::list:
+      return as_list().size();
+    case Kind::tuple:
+      return as_tuple().items.size();
+    case Kind::dict:
+      return as_dict().size();
+    case Kind::ndarray:
+      return as_ndarray().elements.size();
+    case Kind::str:
+      return as_str().size();
+    case Kind::bytes:
+      return as_bytes().size();
+    case Kind::bitarray:
+      return as_bitarray().bits.size();
+    default:
+      throw TypeMismatchError("a " + std::string(kind_name(kind())) + " has no size");
   }
 }
 
@@ -218,12 +282,24 @@ void print_nested(std::string& out, const NdArray& a, std::size_t dim, std::size
 
 void print(std::string& out, const Value& v) {
   switch (v.kind()) {
-    case Kind::nil: out += "None"; break;
-    case Kind::boolean: out += v.as_bool() ? "True" : "False"; break;
-    case Kind::integer: out += v.as_bigint().to_string(); break;
-    case Kind::float64: out += detail::python_float_repr(v.as_double()); break;
-    case Kind::str: out += detail::python_str_repr(v.as_str()); break;
-    case Kind::bytes: out += detail::python_bytes_repr(v.as_bytes()); break;
+    case Kind::nil:
+      out += "None";
+      break;
+    case Kind::boolean:
+      out += v.as_bool() ? "True" : "False";
+      break;
+    case Kind::integer:
+      out += v.as_bigint().to_string();
+      break;
+    case Kind::float64:
+      out += detail::python_float_repr(v.as_double());
+      break;
+    case Kind::str:
+      out += detail::python_str_repr(v.as_str());
+      break;
+    case Kind::bytes:
+      out += detail::python_bytes_repr(v.as_bytes());
+      break;
     case Kind::list:
     case Kind::tuple: {
       const auto& items = v.is_list() ? v.as_list() : v.as_tuple().items;
@@ -273,7 +349,9 @@ void print(std::string& out, const Value& v) {
       out += b.endian == BitArray::Endian::little ? "', endian='little')" : "')";
       break;
     }
-    case Kind::mpz: out += "mpz(" + v.as_mpz().value.to_string() + ")"; break;
+    case Kind::mpz:
+      out += "mpz(" + v.as_mpz().value.to_string() + ")";
+      break;
     case Kind::typed: {
       const auto& t = v.as_typed();
       out += t.type() + "(";
@@ -291,6 +369,8 @@ std::string Value::to_string() const {
   return out;
 }
 
-std::ostream& operator<<(std::ostream& os, const Value& v) { return os << v.to_string(); }
+std::ostream& operator<<(std::ostream& os, const Value& v) {
+  return os << v.to_string();
+}
 
 }  // namespace tno::mpc::communication

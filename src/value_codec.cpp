@@ -8,7 +8,9 @@ namespace tno::mpc::communication {
 namespace detail {
 
 namespace {
-std::string at_byte(const Reader& r) { return " (at byte " + std::to_string(r.offset()) + ")"; }
+std::string at_byte(const Reader& r) {
+  return " (at byte " + std::to_string(r.offset()) + ")";
+}
 
 [[noreturn]] void bad_typed(const Reader& r, std::string_view type, std::string_view what) {
   r.fail("typed value '" + std::string(type) + "' " + std::string(what));
@@ -140,6 +142,9 @@ std::optional<TypedHeader> try_open_typed(Reader& r) {
     std::string_view key = r.read_str();
     if (key == "type" && r.peek() == WireType::str) {
       type = r.read_str();
+    } else if (key == "data" && type && i + 1 == n) {
+      // The reference's order: "type", then "data" last. No need to look past the data.
+      return TypedHeader{*type, TypedHeader::data_is_last};
     } else {
       if (key == "data") data_at = r.tell();
       r.skip();
@@ -193,10 +198,10 @@ BigInt read_any_integer(Reader& r) {
     bool is_int = header->type == "int";
     if (r.peek() != WireType::bin) bad_typed(r, header->type, "must hold bytes");
     auto bytes = r.read_bin();
-    std::optional<BigInt> v =
-        is_int ? std::optional<BigInt>(BigInt::from_twos_complement_le(bytes)) : parse_gmpy2_mpz(bytes);
+    std::optional<BigInt> v = is_int ? std::optional<BigInt>(BigInt::from_twos_complement_le(bytes))
+                                     : parse_gmpy2_mpz(bytes);
     if (!v) bad_typed(r, "mpz", "does not hold gmpy2 binary mpz data");
-    r.seek(header->end_offset);
+    close_typed(r, *header);
     return *v;
   }
   r.seek(start);
@@ -223,18 +228,24 @@ BitArray decode_bitarray(Reader& r) {
   if (r.peek() != WireType::bin) bad_typed(r, "bitarray", "must hold bytes");
   auto bits = parse_bitarray(r.read_bin());
   if (!bits) bad_typed(r, "bitarray", "does not hold serialized bitarray data");
-  r.seek(header.end_offset);
+  close_typed(r, header);
   return std::move(*bits);
 }
 
 void encode_value(Writer& w, const Value& v) {
   switch (v.kind()) {
-    case Kind::nil: return w.write_nil();
-    case Kind::boolean: return w.write_bool(v.as_bool());
-    case Kind::integer: return write_bigint(w, v.as_bigint());
-    case Kind::float64: return w.write_float64(v.as_double());
-    case Kind::str: return w.write_str(v.as_str());
-    case Kind::bytes: return w.write_bin(v.as_bytes());
+    case Kind::nil:
+      return w.write_nil();
+    case Kind::boolean:
+      return w.write_bool(v.as_bool());
+    case Kind::integer:
+      return write_bigint(w, v.as_bigint());
+    case Kind::float64:
+      return w.write_float64(v.as_double());
+    case Kind::str:
+      return w.write_str(v.as_str());
+    case Kind::bytes:
+      return w.write_bin(v.as_bytes());
     case Kind::list:
       w.write_array_header(static_cast<std::uint32_t>(v.as_list().size()));
       for (const auto& e : v.as_list()) encode_value(w, e);
@@ -270,8 +281,10 @@ void encode_value(Writer& w, const Value& v) {
       for (auto d : a.shape) w.write_uint(d);
       return;
     }
-    case Kind::bitarray: return encode_bitarray(w, v.as_bitarray());
-    case Kind::mpz: return encode_mpz(w, v.as_mpz().value);
+    case Kind::bitarray:
+      return encode_bitarray(w, v.as_bitarray());
+    case Kind::mpz:
+      return encode_mpz(w, v.as_mpz().value);
     case Kind::typed:
       write_typed_header(w, v.as_typed().type());
       encode_value(w, v.as_typed().data());
@@ -281,8 +294,11 @@ void encode_value(Writer& w, const Value& v) {
 
 Value decode_value(Reader& r) {
   switch (r.peek()) {
-    case WireType::nil: r.read_nil(); return Value();
-    case WireType::boolean: return Value(r.read_bool());
+    case WireType::nil:
+      r.read_nil();
+      return Value();
+    case WireType::boolean:
+      return Value(r.read_bool());
     case WireType::uint:
     case WireType::sint: {
       auto i = r.read_integer();
@@ -290,8 +306,10 @@ Value decode_value(Reader& r) {
       return Value(static_cast<std::int64_t>(std::uint64_t{0} - i.magnitude));
     }
     case WireType::float32:
-    case WireType::float64: return Value(r.read_double());
-    case WireType::str: return Value(std::string(r.read_str()));
+    case WireType::float64:
+      return Value(r.read_double());
+    case WireType::str:
+      return Value(std::string(r.read_str()));
     case WireType::bin: {
       auto b = r.read_bin();
       return Value(Bytes(b.begin(), b.end()));
@@ -330,12 +348,15 @@ Value decode_value(Reader& r) {
       }
       return Value(std::move(d));
     }
-    case WireType::ext: r.fail("msgpack ext types are not used by the reference");
+    case WireType::ext:
+      r.fail("msgpack ext types are not used by the reference");
   }
   r.fail("invalid msgpack");
 }
 
-void write_envelope_key(Writer& w, std::string_view key) { w.write_str(key); }
+void write_envelope_key(Writer& w, std::string_view key) {
+  w.write_str(key);
+}
 
 MessageId read_envelope(Reader& r, void (*on_object)(Reader&, void*), void* state) {
   if (r.peek() != WireType::map) r.fail("a message must be a dict with 'object' and 'id'");

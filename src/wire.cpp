@@ -12,25 +12,40 @@
 namespace tno::mpc::communication {
 
 namespace {
-char* grow(ByteBuffer& out, std::size_t n) { return reinterpret_cast<char*>(out.extend(n)); }
+char* grow(ByteBuffer& out, std::size_t n) {
+  return reinterpret_cast<char*>(out.extend(n));
+}
 }  // namespace
 
-void Writer::write_nil() { mp_encode_nil(grow(out_, 1)); }
-void Writer::write_bool(bool b) { mp_encode_bool(grow(out_, 1), b); }
-void Writer::write_uint(std::uint64_t u) { mp_encode_uint(grow(out_, mp_sizeof_uint(u)), u); }
+void Writer::write_nil() {
+  mp_encode_nil(grow(out_, 1));
+}
+void Writer::write_bool(bool b) {
+  mp_encode_bool(grow(out_, 1), b);
+}
+void Writer::write_uint(std::uint64_t u) {
+  mp_encode_uint(grow(out_, mp_sizeof_uint(u)), u);
+}
 void Writer::write_int(std::int64_t i) {
   if (i >= 0) return write_uint(static_cast<std::uint64_t>(i));
   mp_encode_int(grow(out_, mp_sizeof_int(i)), i);
 }
-void Writer::write_float32(float f) { mp_encode_float(grow(out_, 5), f); }
-void Writer::write_float64(double d) { mp_encode_double(grow(out_, 9), d); }
+void Writer::write_float32(float f) {
+  mp_encode_float(grow(out_, 5), f);
+}
+void Writer::write_float64(double d) {
+  mp_encode_double(grow(out_, 9), d);
+}
 void Writer::write_str(std::string_view s) {
   auto n = static_cast<std::uint32_t>(s.size());
   if (s.size() != n) throw SerializationError("a str longer than 4 GiB cannot be encoded");
   mp_encode_str(grow(out_, mp_sizeof_str(n)), s.data(), n);
 }
 void Writer::write_bin(std::span<const std::byte> b) {
-  std::memcpy(write_bin_in_place(static_cast<std::uint32_t>(b.size())), b.data(), b.size());
+  auto n = static_cast<std::uint32_t>(b.size());
+  if (b.size() != n) throw SerializationError("bytes longer than 4 GiB cannot be encoded");
+  std::byte* at = write_bin_in_place(n);
+  if (n != 0) std::memcpy(at, b.data(), n);  // an empty span may have a null data()
 }
 std::byte* Writer::write_bin_in_place(std::uint32_t size) {
   char* at = grow(out_, mp_sizeof_bin(size));
@@ -39,7 +54,9 @@ std::byte* Writer::write_bin_in_place(std::uint32_t size) {
 void Writer::write_array_header(std::uint32_t n) {
   mp_encode_array(grow(out_, mp_sizeof_array(n)), n);
 }
-void Writer::write_map_header(std::uint32_t n) { mp_encode_map(grow(out_, mp_sizeof_map(n)), n); }
+void Writer::write_map_header(std::uint32_t n) {
+  mp_encode_map(grow(out_, mp_sizeof_map(n)), n);
+}
 void Writer::write_float64_array(std::span<const double> values) {
   auto n = static_cast<std::uint32_t>(values.size());
   char* p = grow(out_, mp_sizeof_array(n) + std::size_t{9} * n);
@@ -49,17 +66,28 @@ void Writer::write_float64_array(std::span<const double> values) {
 
 std::string_view wire_type_name(WireType t) noexcept {
   switch (t) {
-    case WireType::nil: return "nil";
-    case WireType::boolean: return "bool";
-    case WireType::uint: return "int";
-    case WireType::sint: return "int";
-    case WireType::float32: return "float";
-    case WireType::float64: return "float";
-    case WireType::str: return "str";
-    case WireType::bin: return "bytes";
-    case WireType::array: return "list";
-    case WireType::map: return "dict";
-    case WireType::ext: return "msgpack ext";
+    case WireType::nil:
+      return "nil";
+    case WireType::boolean:
+      return "bool";
+    case WireType::uint:
+      return "int";
+    case WireType::sint:
+      return "int";
+    case WireType::float32:
+      return "float";
+    case WireType::float64:
+      return "float";
+    case WireType::str:
+      return "str";
+    case WireType::bin:
+      return "bytes";
+    case WireType::array:
+      return "list";
+    case WireType::map:
+      return "dict";
+    case WireType::ext:
+      return "msgpack ext";
   }
   return "?";
 }
@@ -79,12 +107,14 @@ Reader::Reader(std::span<const std::byte> input, const DecodeLimits& limits,
   }
 }
 
-void Reader::fail(const std::string& what) const { throw DecodeError(what, offset()); }
+void Reader::fail(const std::string& what) const {
+  throw DecodeError(what, offset());
+}
 
 const char* Reader::need(std::size_t n) const {
   if (remaining() < n) {
-    fail("truncated input: " + std::to_string(n) + " bytes needed, " +
-         std::to_string(remaining()) + " left");
+    fail("truncated input: " + std::to_string(n) + " bytes needed, " + std::to_string(remaining()) +
+         " left");
   }
   return pos_;
 }
@@ -95,17 +125,28 @@ WireType Reader::peek() const {
   // 0xc1 is the one byte msgpack never uses (msgpuck files it under ext).
   if (c == 0xc1) fail("invalid msgpack type byte 0xc1");
   switch (mp_typeof(*pos_)) {
-    case MP_NIL: return WireType::nil;
-    case MP_BOOL: return WireType::boolean;
-    case MP_UINT: return WireType::uint;
-    case MP_INT: return WireType::sint;
-    case MP_FLOAT: return WireType::float32;
-    case MP_DOUBLE: return WireType::float64;
-    case MP_STR: return WireType::str;
-    case MP_BIN: return WireType::bin;
-    case MP_ARRAY: return WireType::array;
-    case MP_MAP: return WireType::map;
-    case MP_EXT: return WireType::ext;
+    case MP_NIL:
+      return WireType::nil;
+    case MP_BOOL:
+      return WireType::boolean;
+    case MP_UINT:
+      return WireType::uint;
+    case MP_INT:
+      return WireType::sint;
+    case MP_FLOAT:
+      return WireType::float32;
+    case MP_DOUBLE:
+      return WireType::float64;
+    case MP_STR:
+      return WireType::str;
+    case MP_BIN:
+      return WireType::bin;
+    case MP_ARRAY:
+      return WireType::array;
+    case MP_MAP:
+      return WireType::map;
+    case MP_EXT:
+      return WireType::ext;
   }
   fail("invalid msgpack type byte " + std::to_string(c));
 }
@@ -119,11 +160,32 @@ namespace {
 // Bytes of the header of a str/bin/array/map/int with this first byte (after the type byte).
 std::size_t header_extra(std::uint8_t c) {
   switch (c) {
-    case 0xcc: case 0xd0: case 0xd9: case 0xc4: return 1;
-    case 0xcd: case 0xd1: case 0xda: case 0xc5: case 0xdc: case 0xde: return 2;
-    case 0xce: case 0xd2: case 0xdb: case 0xc6: case 0xdd: case 0xdf: case 0xca: return 4;
-    case 0xcf: case 0xd3: case 0xcb: return 8;
-    default: return 0;
+    case 0xcc:
+    case 0xd0:
+    case 0xd9:
+    case 0xc4:
+      return 1;
+    case 0xcd:
+    case 0xd1:
+    case 0xda:
+    case 0xc5:
+    case 0xdc:
+    case 0xde:
+      return 2;
+    case 0xce:
+    case 0xd2:
+    case 0xdb:
+    case 0xc6:
+    case 0xdd:
+    case 0xdf:
+    case 0xca:
+      return 4;
+    case 0xcf:
+    case 0xd3:
+    case 0xcb:
+      return 8;
+    default:
+      return 0;
   }
 }
 }  // namespace
@@ -273,26 +335,59 @@ void Reader::skip() {
     std::uint64_t children = 0;
     switch (t) {
       case WireType::nil:
-      case WireType::boolean: ++pos_; break;
+      case WireType::boolean:
+        ++pos_;
+        break;
       case WireType::uint:
-      case WireType::sint: read_integer(); break;
+      case WireType::sint:
+        read_integer();
+        break;
       case WireType::float32:
-      case WireType::float64: read_double(); break;
-      case WireType::str: read_str(); break;
-      case WireType::bin: read_bin(); break;
-      case WireType::array: children = read_array_header(); break;
-      case WireType::map: children = std::uint64_t{2} * read_map_header(); break;
+      case WireType::float64:
+        read_double();
+        break;
+      case WireType::str:
+        read_str();
+        break;
+      case WireType::bin:
+        read_bin();
+        break;
+      case WireType::array:
+        children = read_array_header();
+        break;
+      case WireType::map:
+        children = std::uint64_t{2} * read_map_header();
+        break;
       case WireType::ext: {
         auto c = static_cast<std::uint8_t>(*pos_);
         std::size_t len;
         std::size_t head;
         switch (c) {
-          case 0xd4: head = 2; len = 1; break;
-          case 0xd5: head = 2; len = 2; break;
-          case 0xd6: head = 2; len = 4; break;
-          case 0xd7: head = 2; len = 8; break;
-          case 0xd8: head = 2; len = 16; break;
-          case 0xc7: need(3); head = 3; len = static_cast<std::uint8_t>(pos_[1]); break;
+          case 0xd4:
+            head = 2;
+            len = 1;
+            break;
+          case 0xd5:
+            head = 2;
+            len = 2;
+            break;
+          case 0xd6:
+            head = 2;
+            len = 4;
+            break;
+          case 0xd7:
+            head = 2;
+            len = 8;
+            break;
+          case 0xd8:
+            head = 2;
+            len = 16;
+            break;
+          case 0xc7:
+            need(3);
+            head = 3;
+            len = static_cast<std::uint8_t>(pos_[1]);
+            break;
           case 0xc8:
             need(4);
             head = 4;

@@ -63,7 +63,8 @@ TEST(BigInt, TwosComplementMatchesPythonForRandomValues) {
     mpz_class x = gmp_rng.get_z_bits(bits);
     if (rng() % 2) x = -x;
     // Also the edges: powers of two and their neighbours.
-    if (i % 5 == 0) x = (mpz_class(1) << bits) * (rng() % 2 ? 1 : -1) + static_cast<long>(rng() % 3) - 1;
+    if (i % 5 == 0)
+      x = (mpz_class(1) << bits) * (rng() % 2 ? 1 : -1) + static_cast<long>(rng() % 3) - 1;
     BigInt b = to_bigint(x);
     ASSERT_EQ(b.to_string(), x.get_str()) << x;
     ASSERT_EQ(test::to_hex(b.to_twos_complement_le()), python_twos_complement_hex(x)) << x;

@@ -22,17 +22,20 @@ T round_trip(const T& v) {
 // The typed path and the dynamic path must write the same bytes for the same value.
 template <class T>
 void expect_same_bytes_as_value(const T& typed, const Value& dynamic) {
-  EXPECT_EQ(test::to_hex(encode(typed).view()), test::to_hex(encode(dynamic).view()))
-      << dynamic;
+  EXPECT_EQ(test::to_hex(encode(typed).view()), test::to_hex(encode(dynamic).view())) << dynamic;
   EXPECT_EQ(decode<Value>(encode(typed).view()), dynamic);
 }
 
 TEST(Codec, IntegersAroundEveryMsgpackBoundary) {
   // Each boundary of the msgpack integer families, and one step to each side.
-  std::vector<std::int64_t> edges = {0, 127, 128, 255, 256, 65535, 65536, 4294967295LL,
-                                     4294967296LL, -1, -32, -33, -128, -129, -32768, -32769,
-                                     INT32_MIN, static_cast<std::int64_t>(INT32_MIN) - 1,
-                                     INT64_MIN, INT64_MAX};
+  std::vector<std::int64_t> edges = {
+      0,         127,          128,
+      255,       256,          65535,
+      65536,     4294967295LL, 4294967296LL,
+      -1,        -32,          -33,
+      -128,      -129,         -32768,
+      -32769,    INT32_MIN,    static_cast<std::int64_t>(INT32_MIN) - 1,
+      INT64_MIN, INT64_MAX};
   for (auto e : edges) {
     for (std::int64_t d : {-1, 0, 1}) {
       if ((e == INT64_MIN && d < 0) || (e == INT64_MAX && d > 0)) continue;
@@ -44,9 +47,9 @@ TEST(Codec, IntegersAroundEveryMsgpackBoundary) {
     }
   }
   EXPECT_EQ(round_trip(UINT64_MAX), UINT64_MAX);
-  EXPECT_EQ(encode(std::uint8_t{200}).size(), 2u);      // uint8
-  EXPECT_EQ(encode(std::int64_t{127}).size(), 1u);      // positive fixint
-  EXPECT_EQ(encode(std::int64_t{-32}).size(), 1u);      // negative fixint
+  EXPECT_EQ(encode(std::uint8_t{200}).size(), 2u);          // uint8
+  EXPECT_EQ(encode(std::int64_t{127}).size(), 1u);          // positive fixint
+  EXPECT_EQ(encode(std::int64_t{-32}).size(), 1u);          // negative fixint
   EXPECT_EQ(encode(INT64_MAX).data()[0], std::byte{0xcf});  // uint64, as the reference
 }
 
@@ -209,8 +212,7 @@ TEST_F(CustomClassTest, SerializersSeeOriginAndDestination) {
   Serialization::register_class<Share>();
   SerializationContext sending{"alice", "bob"};
   ByteBuffer bytes = encode(Share{5}, sending);
-  EXPECT_EQ(decode<Value>(bytes.view()),
-            Value(Typed("Share", Value::tuple({5, "alice->bob"}))));
+  EXPECT_EQ(decode<Value>(bytes.view()), Value(Typed("Share", Value::tuple({5, "alice->bob"}))));
   Share back = decode<Share>(bytes.view(), {}, SerializationContext{"alice", "bob"});
   EXPECT_EQ(back.value, 5);
   EXPECT_EQ(back.seen, "alice->bob at bob");
@@ -252,7 +254,9 @@ TEST_F(CustomClassTest, BuiltInNamesCannotBeTaken) {
 }
 
 TEST_F(CustomClassTest, UnknownTypeNamesPassThroughIntact) {
-  Value alien(Typed("SomePythonClass", Value::dict({{"a", Value::list({1, BigInt::from_string("-99999999999999999999999")})}})));
+  Value alien(Typed(
+      "SomePythonClass",
+      Value::dict({{"a", Value::list({1, BigInt::from_string("-99999999999999999999999")})}})));
   ByteBuffer bytes = encode(alien);
   Value back = decode<Value>(bytes.view());
   EXPECT_EQ(back, alien);
@@ -276,7 +280,8 @@ TEST_F(CustomClassTest, DecodingIntoTheWrongClassSaysWhatArrived) {
 
 TEST(Envelope, PacksObjectThenIdLikeTheReference) {
   ByteBuffer b = pack_message(std::string("payload"), MessageId(42));
-  EXPECT_EQ(test::to_hex(b.view()), test::to_hex(test::read_file(test::data_path("vectors/msgid_int.msgpack"))));
+  EXPECT_EQ(test::to_hex(b.view()),
+            test::to_hex(test::read_file(test::data_path("vectors/msgid_int.msgpack"))));
   auto m = unpack_message<std::string>(b.view());
   EXPECT_EQ(m.object, "payload");
   EXPECT_EQ(m.id, MessageId(42));

@@ -12,7 +12,9 @@
 namespace tno::mpc::communication {
 namespace {
 
-Bytes hex(std::string_view h) { return test::from_hex(h); }
+Bytes hex(std::string_view h) {
+  return test::from_hex(h);
+}
 
 std::vector<Bytes> all_vectors() {
   std::vector<Bytes> out;
@@ -109,15 +111,36 @@ TEST(UntrustedInput, MalformedEnvelopes) {
     build(w);
     return b;
   };
-  auto no_id = pack([](Writer& w) { w.write_map_header(1); w.write_str("object"); w.write_nil(); });
-  auto no_object = pack([](Writer& w) { w.write_map_header(1); w.write_str("id"); w.write_uint(1); });
-  auto float_id = pack([](Writer& w) {
-    w.write_map_header(2); w.write_str("object"); w.write_nil(); w.write_str("id"); w.write_float64(1);
+  auto no_id = pack([](Writer& w) {
+    w.write_map_header(1);
+    w.write_str("object");
+    w.write_nil();
   });
-  auto int_key = pack([](Writer& w) { w.write_map_header(1); w.write_uint(1); w.write_nil(); });
+  auto no_object = pack([](Writer& w) {
+    w.write_map_header(1);
+    w.write_str("id");
+    w.write_uint(1);
+  });
+  auto float_id = pack([](Writer& w) {
+    w.write_map_header(2);
+    w.write_str("object");
+    w.write_nil();
+    w.write_str("id");
+    w.write_float64(1);
+  });
+  auto int_key = pack([](Writer& w) {
+    w.write_map_header(1);
+    w.write_uint(1);
+    w.write_nil();
+  });
   auto twice = pack([](Writer& w) {
-    w.write_map_header(3); w.write_str("object"); w.write_nil(); w.write_str("object");
-    w.write_nil(); w.write_str("id"); w.write_uint(1);
+    w.write_map_header(3);
+    w.write_str("object");
+    w.write_nil();
+    w.write_str("object");
+    w.write_nil();
+    w.write_str("id");
+    w.write_uint(1);
   });
   auto not_map = pack([](Writer& w) { w.write_array_header(0); });
   for (const auto* b : {&no_id, &no_object, &float_id, &int_key, &twice, &not_map}) {
@@ -178,9 +201,14 @@ TEST(UntrustedInput, RandomMutationsNeverCrash) {
     for (int e = 0; e < edits && !v.empty(); ++e) {
       std::size_t at = rng() % v.size();
       switch (rng() % 3) {
-        case 0: v[at] = static_cast<std::byte>(rng()); break;
-        case 1: v.erase(v.begin() + static_cast<std::ptrdiff_t>(at)); break;
-        default: v.insert(v.begin() + static_cast<std::ptrdiff_t>(at), static_cast<std::byte>(rng()));
+        case 0:
+          v[at] = static_cast<std::byte>(rng());
+          break;
+        case 1:
+          v.erase(v.begin() + static_cast<std::ptrdiff_t>(at));
+          break;
+        default:
+          v.insert(v.begin() + static_cast<std::ptrdiff_t>(at), static_cast<std::byte>(rng()));
       }
     }
     try {

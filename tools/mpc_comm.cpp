@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
   decode_cmd->add_option("file", decode_path, "file with the message, or - for stdin");
 
   std::string encode_path = "-";
-  auto* encode_cmd = app.add_subcommand("encode", "Pack neutral JSON {\"id\", \"object\"} as a message");
+  auto* encode_cmd =
+      app.add_subcommand("encode", "Pack neutral JSON {\"id\", \"object\"} as a message");
   encode_cmd->add_option("file", encode_path, "file with the JSON, or - for stdin");
 
   CLI11_PARSE(app, argc, argv);

@@ -55,7 +55,8 @@ void flatten(const json& values, const std::vector<std::uint64_t>& shape, std::s
     return;
   }
   const json& items = values.is_object() && values.contains("list") ? values.at("list") : values;
-  if (!items.is_array() || items.size() != shape[dim]) bad("ndarray values do not match its shape", values);
+  if (!items.is_array() || items.size() != shape[dim])
+    bad("ndarray values do not match its shape", values);
   for (const auto& e : items) flatten(e, shape, dim + 1, out);
 }
 
@@ -155,14 +156,19 @@ Value to_value(const json& j) {
 
 json from_value(const Value& v) {
   switch (v.kind()) {
-    case Kind::nil: return nullptr;
-    case Kind::boolean: return v.as_bool();
-    case Kind::integer: return json{{"int", v.as_bigint().to_string()}};
+    case Kind::nil:
+      return nullptr;
+    case Kind::boolean:
+      return v.as_bool();
+    case Kind::integer:
+      return json{{"int", v.as_bigint().to_string()}};
     case Kind::float64:
       return json{{"float", detail::python_float_repr(v.as_double())},
                   {"hex", detail::python_float_hex(v.as_double())}};
-    case Kind::str: return json{{"str", v.as_str()}};
-    case Kind::bytes: return json{{"bytes_hex", to_hex(v.as_bytes())}};
+    case Kind::str:
+      return json{{"str", v.as_str()}};
+    case Kind::bytes:
+      return json{{"bytes_hex", to_hex(v.as_bytes())}};
     case Kind::list:
     case Kind::tuple: {
       json items = json::array();
@@ -173,7 +179,8 @@ json from_value(const Value& v) {
     }
     case Kind::dict: {
       json pairs = json::array();
-      for (const auto& [k, val] : v.as_dict()) pairs.push_back(json::array({from_value(k), from_value(val)}));
+      for (const auto& [k, val] : v.as_dict())
+        pairs.push_back(json::array({from_value(k), from_value(val)}));
       return json{{"dict", pairs}};
     }
     case Kind::ndarray: {
@@ -184,13 +191,16 @@ json from_value(const Value& v) {
     case Kind::bitarray: {
       std::string bits;
       for (bool b : v.as_bitarray().bits) bits += b ? '1' : '0';
-      return json{{"bitarray",
-                   {{"bits", bits},
-                    {"endian", v.as_bitarray().endian == BitArray::Endian::big ? "big" : "little"}}}};
+      return json{
+          {"bitarray",
+           {{"bits", bits},
+            {"endian", v.as_bitarray().endian == BitArray::Endian::big ? "big" : "little"}}}};
     }
-    case Kind::mpz: return json{{"mpz", v.as_mpz().value.to_string()}};
+    case Kind::mpz:
+      return json{{"mpz", v.as_mpz().value.to_string()}};
     case Kind::typed:
-      return json{{"typed", {{"type", v.as_typed().type()}, {"data", from_value(v.as_typed().data())}}}};
+      return json{
+          {"typed", {{"type", v.as_typed().type()}, {"data", from_value(v.as_typed().data())}}}};
   }
   return nullptr;
 }
@@ -201,6 +211,8 @@ MessageId to_message_id(const json& j) {
   return MessageId::from_value(std::move(v));
 }
 
-json from_message_id(const MessageId& id) { return from_value(id.value()); }
+json from_message_id(const MessageId& id) {
+  return from_value(id.value());
+}
 
 }  // namespace tno::mpc::communication::neutral

@@ -5,7 +5,8 @@
 //
 //   BigInt big = BigInt::from_string("-123456789012345678901234567890");
 //   big.to_string();              // "-123456789012345678901234567890"
-//   big.to_twos_complement_le();  // the bytes Python's int.to_bytes(n, "little", signed=True) gives
+//   big.to_twos_complement_le();  // the bytes Python's int.to_bytes(n, "little", signed=True)
+//   gives
 #pragma once
 
 #include <compare>
@@ -26,8 +27,8 @@ class BigInt {
   BigInt() = default;
   /// Any built-in integer converts implicitly, like Python ints mix with small ones.
   template <class I>
-    requires(std::is_integral_v<I> && !std::is_same_v<I, bool>)
-  BigInt(I v) {  // NOLINT(google-explicit-constructor)
+  requires(std::is_integral_v<I> && !std::is_same_v<I, bool>)
+      BigInt(I v) {  // NOLINT(google-explicit-constructor)
     if constexpr (std::is_signed_v<I>) {
       set_signed(static_cast<std::int64_t>(v));
     } else {

@@ -73,7 +73,9 @@ template <class T, class Enable = void>
 struct Codec;
 
 template <class T>
-concept Encodable = requires(Writer& w, const T& v) { Codec<std::remove_cvref_t<T>>::encode(w, v); };
+concept Encodable = requires(Writer& w, const T& v) {
+  Codec<std::remove_cvref_t<T>>::encode(w, v);
+};
 
 template <class T>
 concept Decodable = requires(Reader& r) {
@@ -143,12 +145,19 @@ void write_bigint(Writer& w, const BigInt& v);
 /// reader at the start of `data`. Returns std::nullopt, with the reader unmoved, when the next
 /// element is not such a map.
 struct TypedHeader {
+  static constexpr std::size_t data_is_last = static_cast<std::size_t>(-1);
   std::string_view type;
-  std::size_t end_offset;  ///< where the whole map ends
+  /// Where the whole map ends, or data_is_last when "data" is its last entry (the usual case,
+  /// read without a look-ahead): then the map ends where the data does.
+  std::size_t end_offset;
 };
 std::optional<TypedHeader> try_open_typed(Reader& r);
 /// Like try_open_typed, but throws TypeMismatchError unless the type name is `expected`.
 TypedHeader open_typed(Reader& r, std::string_view expected);
+/// Moves the reader past a typed map whose data has been read.
+inline void close_typed(Reader& r, const TypedHeader& header) {
+  if (header.end_offset != TypedHeader::data_is_last) r.seek(header.end_offset);
+}
 void write_typed_header(Writer& w, std::string_view type);
 
 void encode_value(Writer& w, const Value& v);
@@ -158,23 +167,24 @@ BitArray decode_bitarray(Reader& r);
 void encode_mpz(Writer& w, const BigInt& v);
 
 template <class T>
-concept StringLike = std::is_convertible_v<const T&, std::string_view> &&
-                     !std::is_same_v<T, std::nullptr_t>;
+concept StringLike =
+    std::is_convertible_v<const T&, std::string_view> && !std::is_same_v<T, std::nullptr_t>;
 
 template <class T>
 concept ByteContainer = std::is_same_v<T, Bytes> || std::is_same_v<T, std::span<const std::byte>> ||
-                        std::is_same_v<T, std::span<std::byte>>;
+    std::is_same_v<T, std::span<std::byte>>;
 
 template <class T>
 concept MapLike = requires {
   typename T::key_type;
   typename T::mapped_type;
-} && std::ranges::range<T>;
+}
+&&std::ranges::range<T>;
 
 template <class T>
-concept SequenceLike = std::ranges::sized_range<T> && !StringLike<T> && !ByteContainer<T> &&
-                       !MapLike<T> && !std::is_same_v<T, ByteBuffer> && !std::is_same_v<T, Value> &&
-                       !std::is_same_v<T, Dict>;
+concept SequenceLike =
+    std::ranges::sized_range<T> && !StringLike<T> && !ByteContainer<T> && !MapLike<T> &&
+    !std::is_same_v<T, ByteBuffer> && !std::is_same_v<T, Value> && !std::is_same_v<T, Dict>;
 
 template <class T>
 struct is_std_array : std::false_type {};
@@ -182,10 +192,15 @@ template <class T, std::size_t N>
 struct is_std_array<std::array<T, N>> : std::true_type {};
 
 template <class T>
-concept TupleLike = requires { std::tuple_size<T>::value; } && !is_std_array<T>::value;
+concept TupleLike = requires {
+  std::tuple_size<T>::value;
+}
+&&!is_std_array<T>::value;
 
 template <class T>
-concept Serializable = requires { T::mpc_type_name; };
+concept Serializable = requires {
+  T::mpc_type_name;
+};
 
 template <class T>
 auto call_serialize(const T& obj, const SerializationContext& ctx) {
@@ -197,8 +212,8 @@ auto call_serialize(const T& obj, const SerializationContext& ctx) {
 }
 
 template <class T>
-using serialized_t = std::remove_cvref_t<decltype(call_serialize(std::declval<const T&>(),
-                                                                 std::declval<const SerializationContext&>()))>;
+using serialized_t = std::remove_cvref_t<decltype(call_serialize(
+    std::declval<const T&>(), std::declval<const SerializationContext&>()))>;
 
 }  // namespace detail
 
@@ -463,7 +478,7 @@ struct Codec<P, std::enable_if_t<detail::TupleLike<P>>> {
                               std::to_string(n) + " elements");
     }
     P out = decode_elements(r, std::make_index_sequence<N>{});
-    r.seek(header.end_offset);
+    detail::close_typed(r, header);
     return out;
   }
 
@@ -552,7 +567,7 @@ struct Codec<T, std::enable_if_t<detail::Serializable<T>>> {
     Reader::DepthGuard guard(r);
     auto header = detail::open_typed(r, T::mpc_type_name);
     Data data = decode_from<Data>(r);
-    r.seek(header.end_offset);
+    detail::close_typed(r, header);
     const SerializationContext& ctx = r.context();
     if constexpr (requires { T::deserialize(std::move(data), ctx); }) {
       return T::deserialize(std::move(data), ctx);
@@ -639,7 +654,10 @@ Message<T> unpack_message(std::span<const std::byte> bytes, const DecodeLimits& 
   Reader r(bytes, limits, context);
   std::optional<T> object;
   MessageId id = detail::read_envelope(
-      r, [](Reader& reader, void* state) { static_cast<std::optional<T>*>(state)->emplace(decode_from<T>(reader)); },
+      r,
+      [](Reader& reader, void* state) {
+        static_cast<std::optional<T>*>(state)->emplace(decode_from<T>(reader));
+      },
       &object);
   if (!r.at_end()) r.fail("trailing bytes after the message");
   return Message<T>{std::move(*object), std::move(id)};

@@ -135,31 +135,31 @@ class Value {
 
   /// None.
   Value() noexcept = default;
-  Value(std::nullptr_t) noexcept {}  // NOLINT: Value v = nullptr reads as Python's None
+  Value(std::nullptr_t) noexcept {}        // NOLINT: Value v = nullptr reads as Python's None
   Value(bool b) noexcept : storage_(b) {}  // NOLINT
   template <class I>
-    requires(std::is_integral_v<I> && !std::is_same_v<I, bool> && !std::is_same_v<I, char>)
-  Value(I i) noexcept {  // NOLINT
+  requires(std::is_integral_v<I> && !std::is_same_v<I, bool> && !std::is_same_v<I, char>) Value(I i)
+  noexcept {  // NOLINT
     if constexpr (std::is_signed_v<I>) {
       storage_ = static_cast<std::int64_t>(i);
     } else {
       set_unsigned(static_cast<std::uint64_t>(i));
     }
   }
-  Value(const BigInt& i);  // NOLINT
-  Value(double d) noexcept : storage_(d) {}  // NOLINT
+  Value(const BigInt& i);                                        // NOLINT
+  Value(double d) noexcept : storage_(d) {}                      // NOLINT
   Value(float f) noexcept : storage_(static_cast<double>(f)) {}  // NOLINT
-  Value(const char* s) : storage_(std::string(s)) {}               // NOLINT
-  Value(std::string s) noexcept : storage_(std::move(s)) {}        // NOLINT
-  Value(std::string_view s) : storage_(std::string(s)) {}          // NOLINT
-  Value(Bytes b) noexcept : storage_(std::move(b)) {}              // NOLINT
-  Value(List l) noexcept : storage_(std::move(l)) {}               // NOLINT
-  Value(Tuple t) noexcept : storage_(std::move(t)) {}              // NOLINT
-  Value(Dict d) noexcept : storage_(std::move(d)) {}               // NOLINT
-  Value(NdArray a) noexcept : storage_(std::move(a)) {}            // NOLINT
-  Value(BitArray b) noexcept : storage_(std::move(b)) {}           // NOLINT
-  Value(Mpz m) noexcept : storage_(std::move(m)) {}                // NOLINT
-  Value(Typed t) noexcept : storage_(std::move(t)) {}              // NOLINT
+  Value(const char* s) : storage_(std::string(s)) {}             // NOLINT
+  Value(std::string s) noexcept : storage_(std::move(s)) {}      // NOLINT
+  Value(std::string_view s) : storage_(std::string(s)) {}        // NOLINT
+  Value(Bytes b) noexcept : storage_(std::move(b)) {}            // NOLINT
+  Value(List l) noexcept : storage_(std::move(l)) {}             // NOLINT
+  Value(Tuple t) noexcept : storage_(std::move(t)) {}            // NOLINT
+  Value(Dict d) noexcept : storage_(std::move(d)) {}             // NOLINT
+  Value(NdArray a) noexcept : storage_(std::move(a)) {}          // NOLINT
+  Value(BitArray b) noexcept : storage_(std::move(b)) {}         // NOLINT
+  Value(Mpz m) noexcept : storage_(std::move(m)) {}              // NOLINT
+  Value(Typed t) noexcept : storage_(std::move(t)) {}            // NOLINT
 
   static Value list(std::initializer_list<Value> items) { return Value(List(items)); }
   static Value tuple(std::initializer_list<Value> items) { return Value(Tuple{List(items)}); }
@@ -212,7 +212,7 @@ class Value {
 
   /// Element of a list or tuple (bounds-checked), or value of a dict under a str key.
   template <class I>
-    requires std::is_integral_v<I>
+  requires std::is_integral_v<I>
   const Value& operator[](I index) const {
     if constexpr (std::is_signed_v<I>) {
       if (index < 0) throw std::out_of_range("negative index " + std::to_string(index));
@@ -233,8 +233,9 @@ class Value {
   friend bool operator==(const Value& a, const Value& b);
 
  private:
-  using Storage = std::variant<std::monostate, bool, std::int64_t, std::uint64_t, BigInt, double,
-                               std::string, Bytes, List, Tuple, Dict, NdArray, BitArray, Mpz, Typed>;
+  using Storage =
+      std::variant<std::monostate, bool, std::int64_t, std::uint64_t, BigInt, double, std::string,
+                   Bytes, List, Tuple, Dict, NdArray, BitArray, Mpz, Typed>;
   void set_unsigned(std::uint64_t u) noexcept {
     if (u <= static_cast<std::uint64_t>(INT64_MAX)) {
       storage_ = static_cast<std::int64_t>(u);

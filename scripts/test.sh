@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it (.ci/run calls this and nothing else):
+#   1. install dependencies (Debian 12)      5. install, and build a consumer project against it
+#   2. clang-format check                    6. ASan+UBSan build of the codec tests, run
+#   3. warnings-as-errors build              7. the benchmarks build and run once, briefly
+#   4. ctest: unit, vector and CLI tests
+# Build trees live in build-ci/ (reused between runs; ccache makes rebuilds cheap).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+jobs=$(nproc)
+out=build-ci
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "dependencies"
+./scripts/install-deps.sh
+
+step "clang-format"
+mapfile -t sources < <(git ls-files '*.cpp' '*.hpp' 2>/dev/null || find include src tools tests bench examples -name '*.[ch]pp')
+clang-format --dry-run -Werror "${sources[@]}"
+echo "formatted: ${#sources[@]} files"
+
+step "build (-Werror)"
+cmake -S . -B "$out/main" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPC_COMM_WERROR=ON \
+  -DMPC_COMM_BUILD_BENCHMARKS=ON -DCMAKE_INSTALL_PREFIX="$root/$out/prefix" > /dev/null
+cmake --build "$out/main" -j "$jobs"
+
+step "tests"
+ctest --test-dir "$out/main" --output-on-failure -j "$jobs"
+
+step "install and build a consumer project"
+rm -rf "$out/prefix" "$out/consumer"
+cmake --install "$out/main" > /dev/null
+cmake -S tests/consumer -B "$out/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$root/$out/prefix" > /dev/null
+cmake --build "$out/consumer"
+"$out/consumer/consumer"
+
+step "ASan+UBSan: codec tests"
+cmake -S . -B "$out/asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMPC_COMM_WERROR=ON \
+  -DMPC_COMM_SANITIZE=address,undefined -DMPC_COMM_BUILD_EXAMPLES=OFF > /dev/null
+cmake --build "$out/asan" -j "$jobs" --target codec_tests mpc-comm
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir "$out/asan" --output-on-failure -j "$jobs"
+
+step "examples and benchmarks (one short run each; figures, not asserts)"
+"$out/main/examples/codec_tour"
+"$out/main/bench/bench_codec" --benchmark_min_time=0.01 > "$out/bench.txt"
+tail -n 12 "$out/bench.txt"
+
+step "all tests passed"
