@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this and nothing else):
-#   1. install dependencies (Debian 12)      5. install, and build a consumer project against it
-#   2. clang-format check                    6. ASan+UBSan build of the codec tests, run
-#   3. warnings-as-errors build              7. the benchmarks build and run once, briefly
-#   4. ctest: unit, vector and CLI tests
+#   1. install dependencies (Debian 12), and the Python reference from PyPI into a venv
+#   2. clang-format check                    5. install, and build a consumer project against it
+#   3. warnings-as-errors build              6. ASan+UBSan build of the codec tests, run
+#   4. ctest: unit, vector, CLI and interop  7. the benchmarks build and run once, briefly
 # Build trees live in build-ci/ (reused between runs; ccache makes rebuilds cheap).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,9 +21,13 @@ mapfile -t sources < <(git ls-files '*.cpp' '*.hpp' 2>/dev/null || find include 
 clang-format --dry-run -Werror "${sources[@]}"
 echo "formatted: ${#sources[@]} files"
 
+step "the Python reference, for the interop tests"
+./scripts/setup-python-ref.sh "$out/pyref"
+
 step "build (-Werror)"
 cmake -S . -B "$out/main" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPC_COMM_WERROR=ON \
-  -DMPC_COMM_BUILD_BENCHMARKS=ON -DCMAKE_INSTALL_PREFIX="$root/$out/prefix" > /dev/null
+  -DMPC_COMM_BUILD_BENCHMARKS=ON -DCMAKE_INSTALL_PREFIX="$root/$out/prefix" \
+  -DMPC_COMM_PYTHON="$root/$out/pyref/bin/python" > /dev/null
 cmake --build "$out/main" -j "$jobs"
 
 step "tests"
@@ -41,7 +45,7 @@ cmake -S . -B "$out/asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMPC_COMM_WERROR=ON
   -DMPC_COMM_SANITIZE=address,undefined -DMPC_COMM_BUILD_EXAMPLES=OFF > /dev/null
 cmake --build "$out/asan" -j "$jobs" --target codec_tests mpc-comm
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir "$out/asan" --output-on-failure -j "$jobs"
+  ctest --test-dir "$out/asan" --output-on-failure -j "$jobs" -L "codec|cli"
 
 step "examples and benchmarks (one short run each; figures, not asserts)"
 "$out/main/examples/codec_tour"

@@ -107,6 +107,17 @@ void read_mpz(Reader& r, mpz_ptr out) {
     return;
   }
   std::size_t start = r.tell();
+  // The reference's layout of a big int, recognised without parsing the map: {"type": "int",
+  // "data": <bin>}.
+  if (r.try_consume("\x82\xa4type\xa3int\xa4"
+                    "data")) {
+    if (r.peek() != WireType::bin) {
+      r.seek(start);
+      throw_mismatch("int", r);
+    }
+    load_twos_complement(out, r.read_bin());
+    return;
+  }
   auto header = try_open_typed(r);
   if (header && header->type == "int" && r.peek() == WireType::bin) {
     load_twos_complement(out, r.read_bin());

@@ -1,5 +1,6 @@
 // The dynamic path (Value to msgpack and back) and the wire forms of the reference's built-in
 // typed values ("int", "tuple", "ndarray", "mpz", "bitarray"), shared with the typed codecs.
+#include <cstring>
 #include <string>
 
 #include "tno/mpc/communication/codec.hpp"
@@ -122,10 +123,24 @@ void throw_out_of_range(std::string_view value, std::string_view type, const Rea
 }
 
 void write_typed_header(Writer& w, std::string_view type) {
-  w.write_map_header(2);
-  w.write_str("type");
-  w.write_str(type);
-  w.write_str("data");
+  if (type.size() >= 32) {
+    w.write_map_header(2);
+    w.write_str("type");
+    w.write_str(type);
+    w.write_str("data");
+    return;
+  }
+  // The common case in one append: fixmap(2), "type", fixstr name, "data".
+  std::byte* at = w.buffer().extend(1 + 5 + 1 + type.size() + 5);
+  auto put = [&at](std::string_view bytes) {
+    std::memcpy(at, bytes.data(), bytes.size());
+    at += bytes.size();
+  };
+  put("\x82\xa4type");
+  *at++ = static_cast<std::byte>(0xa0 | type.size());
+  put(type);
+  put("\xa4"
+      "data");
 }
 
 std::optional<TypedHeader> try_open_typed(Reader& r) {

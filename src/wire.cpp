@@ -312,6 +312,14 @@ Reader::DepthGuard::DepthGuard(Reader& r) : reader_(r) {
   }
 }
 
+bool Reader::try_consume(std::string_view bytes) noexcept {
+  if (remaining() < bytes.size() || std::memcmp(pos_, bytes.data(), bytes.size()) != 0) {
+    return false;
+  }
+  pos_ += bytes.size();
+  return true;
+}
+
 void Reader::seek(std::size_t offset) {
   if (offset > static_cast<std::size_t>(end_ - begin_)) fail("seek past the end of the input");
   pos_ = begin_ + offset;

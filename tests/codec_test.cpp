@@ -2,6 +2,7 @@
 
 #include <array>
 #include <bitset>
+#include <cstring>
 #include <deque>
 #include <list>
 #include <random>
@@ -313,6 +314,110 @@ TEST(Envelope, PrefixesIdsLikeTheReference) {
 TEST(Envelope, NilPayloadIsAPayload) {
   auto m = unpack_message<Value>(pack_message(nullptr, MessageId(0)).view());
   EXPECT_TRUE(m.object.is_nil());
+}
+
+}  // namespace
+}  // namespace tno::mpc::communication
+
+namespace tno::mpc::communication {
+namespace {
+
+// Random Value trees of every kind, seeded: encode, decode, compare; and the bytes are stable
+// under a second round trip.
+Value random_value(std::mt19937_64& rng, int depth) {
+  auto pick = rng() % (depth > 3 ? 9 : 14);
+  auto random_int = [&]() -> Value {
+    switch (rng() % 4) {
+      case 0:
+        return Value(static_cast<std::int64_t>(rng()));
+      case 1:
+        return Value(rng());
+      case 2:
+        return Value(static_cast<std::int64_t>(rng() % 300) - 150);
+      default: {
+        std::string digits = std::to_string(rng()) + std::to_string(rng()) + std::to_string(rng());
+        return Value(BigInt::from_string((rng() % 2 ? "-" : "") + digits));
+      }
+    }
+  };
+  auto random_str = [&] {
+    std::string s;
+    for (auto n = rng() % 40; n > 0; --n) s += static_cast<char>('a' + rng() % 26);
+    if (rng() % 4 == 0) s += "\u20ac\U0001D11E";
+    return s;
+  };
+  switch (pick) {
+    case 0:
+      return Value();
+    case 1:
+      return Value(rng() % 2 == 0);
+    case 2:
+    case 3:
+      return random_int();
+    case 4: {
+      double d;
+      std::uint64_t bits = rng();
+      std::memcpy(&d, &bits, sizeof d);
+      return Value(d);
+    }
+    case 5:
+      return Value(random_str());
+    case 6: {
+      Bytes b(rng() % 300);
+      for (auto& x : b) x = static_cast<std::byte>(rng());
+      return Value(b);
+    }
+    case 7:
+      return Value(Mpz{random_int().as_bigint()});
+    case 8: {
+      BitArray b;
+      for (auto n = rng() % 30; n > 0; --n) b.bits.push_back(rng() % 2);
+      b.endian = rng() % 2 ? BitArray::Endian::big : BitArray::Endian::little;
+      return Value(b);
+    }
+    case 9: {
+      Value::List items;
+      for (auto n = rng() % 6; n > 0; --n) items.push_back(random_value(rng, depth + 1));
+      return Value(items);
+    }
+    case 10: {
+      Tuple t;
+      for (auto n = rng() % 4; n > 0; --n) t.items.push_back(random_value(rng, depth + 1));
+      return Value(t);
+    }
+    case 11: {
+      Dict d;
+      for (auto n = rng() % 5; n > 0; --n)
+        d.set(Value("k" + random_str()), random_value(rng, depth + 1));
+      return Value(d);
+    }
+    case 12: {
+      NdArray a;
+      a.shape = {rng() % 3, rng() % 3};
+      for (std::uint64_t i = 0; i < a.shape[0] * a.shape[1]; ++i) {
+        a.elements.push_back(random_value(rng, depth + 1));
+      }
+      return Value(a);
+    }
+    default:
+      return Value(Typed("Custom" + random_str().substr(0, 5), random_value(rng, depth + 1)));
+  }
+}
+
+TEST(Codec, RandomValueTreesRoundTrip) {
+  std::mt19937_64 rng(99);
+  for (int i = 0; i < 3000; ++i) {
+    Value v = random_value(rng, 0);
+    ByteBuffer bytes = encode(v);
+    Value back = decode<Value>(bytes.view());
+    if (v.is_ndarray() && v.as_ndarray().elements.empty() && v.as_ndarray().shape[0] != 0) {
+      // A (k, 0) array is [[], ...] on the wire: still an ndarray of that shape.
+      EXPECT_EQ(back, v);
+      continue;
+    }
+    ASSERT_EQ(back, v) << v;
+    ASSERT_EQ(test::to_hex(encode(back).view()), test::to_hex(bytes.view())) << v;
+  }
 }
 
 }  // namespace

@@ -109,6 +109,9 @@ class Reader {
   std::span<const std::byte> read_bin();
   std::uint32_t read_array_header();
   std::uint32_t read_map_header();
+  /// Consumes `bytes` if the input continues with exactly them; for fast paths that recognise a
+  /// fixed layout (e.g. the header of a typed big integer).
+  bool try_consume(std::string_view bytes) noexcept;
   /// Skips one whole element (with everything nested in it), bounded by the depth limit.
   void skip();
   /// Skips an element and returns its bytes.
