@@ -8,6 +8,7 @@
 //   send_somewhere(buf.view());
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <memory>
