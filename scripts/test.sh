@@ -2,8 +2,9 @@
 # The whole test suite, exactly as CI runs it (.ci/run calls this and nothing else):
 #   1. install dependencies (Debian 12), and the Python reference from PyPI into a venv
 #   2. clang-format check                    5. install, and build a consumer project against it
-#   3. warnings-as-errors build              6. ASan+UBSan build of the codec tests, run
-#   4. ctest: unit, vector, CLI and interop  7. the benchmarks build and run once, briefly
+#   3. warnings-as-errors build              6. ASan+UBSan (codec, CLI, pool) and TSan (pool) runs
+#   4. ctest: unit, vector, CLI, pool, interop, and the greeting example as two processes
+#   7. the benchmarks build and run once, briefly
 # Build trees live in build-ci/ (reused between runs; ccache makes rebuilds cheap).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,12 +41,18 @@ cmake -S tests/consumer -B "$out/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$root/$
 cmake --build "$out/consumer"
 "$out/consumer/consumer"
 
-step "ASan+UBSan: codec tests"
+step "ASan+UBSan: codec, CLI and pool tests"
 cmake -S . -B "$out/asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMPC_COMM_WERROR=ON \
   -DMPC_COMM_SANITIZE=address,undefined -DMPC_COMM_BUILD_EXAMPLES=OFF > /dev/null
-cmake --build "$out/asan" -j "$jobs" --target codec_tests mpc-comm
+cmake --build "$out/asan" -j "$jobs" --target codec_tests pool_tests mpc-comm
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir "$out/asan" --output-on-failure -j "$jobs" -L "codec|cli"
+  ctest --test-dir "$out/asan" --output-on-failure -j "$jobs" -L "codec|cli|pool"
+
+step "TSan: pool tests"
+cmake -S . -B "$out/tsan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMPC_COMM_WERROR=ON \
+  -DMPC_COMM_SANITIZE=thread -DMPC_COMM_BUILD_EXAMPLES=OFF > /dev/null
+cmake --build "$out/tsan" -j "$jobs" --target pool_tests
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir "$out/tsan" --output-on-failure -j "$jobs" -L pool
 
 step "examples and benchmarks (one short run each; figures, not asserts)"
 "$out/main/examples/codec_tour"

@@ -1,0 +1,193 @@
+// Pool: one HTTP server that receives, and one client per other party, by name — the C++
+// counterpart of the Python reference's `Pool`, on the same wire.
+//
+//   Pool pool;
+//   pool.add_http_server(61001, "127.0.0.1");
+//   pool.add_http_client("Bob", "127.0.0.1", 61002);
+//   pool.send("Bob", std::string("Hello Bob! This is Alice speaking."));
+//   std::string reply = pool.recv<std::string>("Bob");
+//   pool.shutdown();
+//
+// Threading: the pool runs its network I/O on one background thread of its own. Every public
+// member may be called from any thread; blocking calls (send, recv, recv_all, shutdown) wait on
+// that thread's results and must not be called from inside a pool callback.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tno/mpc/communication/codec.hpp"
+
+namespace tno::mpc::communication {
+
+/// Settings of a Pool; every field has the reference's default unless said otherwise.
+struct PoolConfig {
+  /// Wait between two delivery attempts of a message.
+  std::chrono::milliseconds retry_delay{1000};
+  /// Attempts after the first before a send fails; -1 retries without limit (the reference).
+  int max_retries = -1;
+  /// Bound on one delivery attempt (connect, write, answer).
+  std::chrono::milliseconds attempt_timeout{std::chrono::seconds(300)};
+  /// Largest request body the server accepts (larger ones get 413). Not limited by the reference.
+  std::size_t max_body_bytes = std::size_t{1} << 30;
+  /// Bounds on decoding received payloads.
+  DecodeLimits decode_limits = {};
+};
+
+/// Traffic with one peer, or in total. Bytes are message bodies (the packed messages).
+struct TrafficStatistics {
+  std::uint64_t messages_sent = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t messages_received = 0;
+  std::uint64_t bytes_received = 0;
+};
+
+struct Statistics {
+  std::map<std::string, TrafficStatistics> peers;
+  TrafficStatistics total;
+};
+
+/// A send did not reach its peer (retries exhausted, or the peer refused the message).
+class DeliveryError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A receive did not complete in the time allowed.
+class TimeoutError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Sets the level of the pool's log ("trace", "debug", "info" (default), "warn", "error",
+/// "off"). The log is spdlog's logger "tno.mpc.communication.httphandlers" on stderr, in the
+/// reference's shape: `time - logger - level - message`.
+void set_log_level(std::string_view level);
+
+class Pool {
+ public:
+  explicit Pool(PoolConfig config = {});
+  /// Shuts down (see shutdown()) if that was not done.
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  /// Starts the server. Port 0 binds an ephemeral port. Returns the port bound.
+  /// Throws ConfigurationError when the address cannot be bound, or a server exists already.
+  std::uint16_t add_http_server(std::uint16_t port = 80, const std::string& addr = "0.0.0.0");
+  /// The port the server listens on (0 before add_http_server).
+  std::uint16_t port() const noexcept;
+  /// Adds a peer. `addr` is an IP address or a host name, resolved now. Throws
+  /// ConfigurationError when the name is taken or the address does not resolve.
+  void add_http_client(const std::string& name, const std::string& addr, std::uint16_t port = 80);
+  /// Names of the peers, in the order they were added.
+  std::vector<std::string> peers() const;
+
+  /// Sends `object` to `peer` and returns once the peer answered 200. Without `id`, the peer's
+  /// send counter is the id. Throws DeliveryError when retries are exhausted, and
+  /// ConfigurationError for an unknown peer.
+  template <Encodable T>
+  void send(std::string_view peer, const T& object, std::optional<MessageId> id = std::nullopt) {
+    asend(peer, object, std::move(id)).get();
+  }
+  /// Queues `object` for `peer` and returns at once; the future completes like send().
+  template <Encodable T>
+  std::future<void> asend(std::string_view peer, const T& object,
+                          std::optional<MessageId> id = std::nullopt) {
+    std::string name(peer);
+    MessageId wire_id = next_send_id(name, id);
+    auto body = std::make_shared<ByteBuffer>();
+    pack_message(*body, object, wire_id, SerializationContext{"", name});
+    return send_bytes(name, std::move(body));
+  }
+  /// Sends one encoding of `object` to every peer (or to `to`), each under its own counter or `id`.
+  template <Encodable T>
+  void broadcast(const T& object, std::optional<MessageId> id = std::nullopt,
+                 std::vector<std::string> to = {}) {
+    for (auto& f : async_broadcast(object, std::move(id), std::move(to))) f.get();
+  }
+  template <Encodable T>
+  std::vector<std::future<void>> async_broadcast(const T& object,
+                                                 std::optional<MessageId> id = std::nullopt,
+                                                 std::vector<std::string> to = {}) {
+    if (to.empty()) to = peers();
+    std::vector<std::future<void>> done;
+    // The payload is encoded once; only the envelope differs per peer.
+    ByteBuffer payload = encode(object);
+    for (const auto& name : to) {
+      MessageId wire_id = next_send_id(name, id);
+      auto body = std::make_shared<ByteBuffer>();
+      Writer w(*body);
+      w.write_map_header(2);
+      w.write_str("object");
+      w.write_raw(payload.view());
+      w.write_str("id");
+      encode_to(w, wire_id);
+      done.push_back(send_bytes(name, std::move(body)));
+    }
+    return done;
+  }
+
+  /// Waits for the message from `peer` under `id` (or the peer's receive counter) and decodes
+  /// it as T. Throws TimeoutError when `timeout` passes first.
+  template <Decodable T = Value>
+  T recv(std::string_view peer, std::optional<MessageId> id = std::nullopt,
+         std::optional<std::chrono::milliseconds> timeout = std::nullopt) {
+    std::string name(peer);
+    auto raw = receive_bytes(name, id, timeout);
+    return unpack_message<T>(as_bytes(*raw), config_.decode_limits, SerializationContext{name, ""})
+        .object;
+  }
+  /// Returns at once; the future yields what recv() would.
+  template <Decodable T = Value>
+  std::future<T> arecv(std::string_view peer, std::optional<MessageId> id = std::nullopt) {
+    std::string name(peer);
+    auto raw = receive_bytes_async(name, id);
+    auto limits = config_.decode_limits;
+    return std::async(std::launch::deferred, [raw = std::move(raw), name, limits]() mutable {
+      auto bytes = raw.get();
+      return unpack_message<T>(as_bytes(*bytes), limits, SerializationContext{name, ""}).object;
+    });
+  }
+  /// recv() from every peer (or from `from`), in peer order.
+  template <Decodable T = Value>
+  std::vector<std::pair<std::string, T>> recv_all(
+      std::optional<MessageId> id = std::nullopt, std::vector<std::string> from = {},
+      std::optional<std::chrono::milliseconds> timeout = std::nullopt) {
+    if (from.empty()) from = peers();
+    std::vector<std::pair<std::string, T>> out;
+    for (const auto& name : from) out.emplace_back(name, recv<T>(name, id, timeout));
+    return out;
+  }
+
+  /// Sets the prefix put before every id (sent and awaited): prefix + str(id).
+  void update_msg_prefix(std::string prefix);
+  /// Traffic so far.
+  Statistics statistics() const;
+  /// Waits up to `deadline` for queued sends, stops the server and the clients, and returns the
+  /// final statistics. Calling it again returns them again.
+  Statistics shutdown(std::chrono::milliseconds deadline = std::chrono::seconds(5));
+
+ private:
+  MessageId next_send_id(const std::string& peer, const std::optional<MessageId>& id);
+  std::future<void> send_bytes(const std::string& peer, std::shared_ptr<const ByteBuffer> body);
+  /// A received body, kept as the server read it (one buffer, no copy).
+  using Body = std::shared_ptr<const std::string>;
+  Body receive_bytes(const std::string& peer, const std::optional<MessageId>& id,
+                     std::optional<std::chrono::milliseconds> timeout);
+  std::future<Body> receive_bytes_async(const std::string& peer,
+                                        const std::optional<MessageId>& id);
+
+  struct Impl;
+  PoolConfig config_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tno::mpc::communication
