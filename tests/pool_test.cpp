@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "test_util.hpp"
-#include "tno/mpc/communication/pool.hpp"
+#include "tno/mpc/communication/testing.hpp"
 
 namespace tno::mpc::communication {
 namespace {
@@ -22,22 +22,6 @@ struct QuietLogs : ::testing::Environment {
   void SetUp() override { set_log_level("off"); }
 };
 const auto* const quiet_logs = ::testing::AddGlobalTestEnvironment(new QuietLogs);
-
-// N fully connected pools named local0, local1, ...
-std::vector<std::unique_ptr<Pool>> make_pools(std::size_t n, PoolConfig config = {}) {
-  std::vector<std::unique_ptr<Pool>> pools;
-  for (std::size_t i = 0; i < n; ++i) {
-    pools.push_back(std::make_unique<Pool>(config));
-    pools.back()->add_http_server(0, "127.0.0.1");
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t j = 0; j < n; ++j) {
-      if (i != j)
-        pools[i]->add_http_client("local" + std::to_string(j), "127.0.0.1", pools[j]->port());
-    }
-  }
-  return pools;
-}
 
 // One raw HTTP/1.1 exchange; returns the status code and the body.
 std::pair<int, std::string> raw_http(std::uint16_t port, const std::string& request) {
@@ -79,7 +63,7 @@ std::string packed(const Value& v, const MessageId& id) {
 }
 
 TEST(Pool, DuoSendsAndReceivesEveryValueKind) {
-  auto pools = make_pools(2);
+  testing::PoolGroup pools(2);
   std::vector<Value> values = {Value(),
                                Value(true),
                                Value(-5),
@@ -93,88 +77,88 @@ TEST(Pool, DuoSendsAndReceivesEveryValueKind) {
                                Value(Mpz{BigInt(12345)}),
                                Value(BitArray{{true, false}, BitArray::Endian::big}),
                                Value(NdArray{{2}, {Value(1), Value("x")}})};
-  for (const auto& v : values) pools[0]->send("local1", v);
-  for (const auto& v : values) EXPECT_EQ(pools[1]->recv("local0"), v);
+  for (const auto& v : values) pools[0].send("local1", v);
+  for (const auto& v : values) EXPECT_EQ(pools[1].recv("local0"), v);
 }
 
 TEST(Pool, TypedSendAndReceive) {
-  auto pools = make_pools(2);
-  pools[0]->send("local1", std::vector<double>{1.5, 2.5});
-  EXPECT_EQ(pools[1]->recv<std::vector<double>>("local0"), (std::vector<double>{1.5, 2.5}));
+  testing::PoolGroup pools(2);
+  pools[0].send("local1", std::vector<double>{1.5, 2.5});
+  EXPECT_EQ(pools[1].recv<std::vector<double>>("local0"), (std::vector<double>{1.5, 2.5}));
 }
 
 TEST(Pool, ManyMessagesArriveInAnyOrderByCounter) {
-  auto pools = make_pools(2);
+  testing::PoolGroup pools(2);
   std::vector<std::future<void>> sends;
-  for (int i = 0; i < 200; ++i) sends.push_back(pools[0]->asend("local1", i));
+  for (int i = 0; i < 200; ++i) sends.push_back(pools[0].asend("local1", i));
   for (auto& s : sends) s.get();
-  for (int i = 0; i < 200; ++i) EXPECT_EQ(pools[1]->recv<int>("local0"), i);
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(pools[1].recv<int>("local0"), i);
 }
 
 TEST(Pool, FuturesAndCustomIds) {
-  auto pools = make_pools(2);
-  auto later = pools[1]->arecv<std::string>("local0", MessageId("Message ID 1"));
-  pools[0]->send("local1", std::string("Hello!"), MessageId("Message ID 1"));
+  testing::PoolGroup pools(2);
+  auto later = pools[1].arecv<std::string>("local0", MessageId("Message ID 1"));
+  pools[0].send("local1", std::string("Hello!"), MessageId("Message ID 1"));
   EXPECT_EQ(later.get(), "Hello!");
   // An int id and the str of it are different ids, as in Python.
-  pools[0]->send("local1", 1, MessageId("5"));
-  pools[0]->send("local1", 2, MessageId(5));
-  EXPECT_EQ(pools[1]->recv<int>("local0", MessageId(5)), 2);
-  EXPECT_EQ(pools[1]->recv<int>("local0", MessageId("5")), 1);
+  pools[0].send("local1", 1, MessageId("5"));
+  pools[0].send("local1", 2, MessageId(5));
+  EXPECT_EQ(pools[1].recv<int>("local0", MessageId(5)), 2);
+  EXPECT_EQ(pools[1].recv<int>("local0", MessageId("5")), 1);
 }
 
 TEST(Pool, ExplicitIdsAdvanceTheDefaultCounters) {
-  auto pools = make_pools(2);
-  pools[0]->send("local1", std::string("named"), MessageId("x"));             // counter 0 used up
-  pools[0]->send("local1", std::string("default"));                           // id 1
-  EXPECT_EQ(pools[1]->recv<std::string>("local0", MessageId("x")), "named");  // counter -> 1
-  EXPECT_EQ(pools[1]->recv<std::string>("local0"), "default");
+  testing::PoolGroup pools(2);
+  pools[0].send("local1", std::string("named"), MessageId("x"));             // counter 0 used up
+  pools[0].send("local1", std::string("default"));                           // id 1
+  EXPECT_EQ(pools[1].recv<std::string>("local0", MessageId("x")), "named");  // counter -> 1
+  EXPECT_EQ(pools[1].recv<std::string>("local0"), "default");
 }
 
 TEST(Pool, PrefixAppliesToBothSides) {
-  auto pools = make_pools(2);
-  pools[0]->update_msg_prefix("session1-");
-  pools[1]->update_msg_prefix("session1-");
-  pools[0]->send("local1", 7);
-  EXPECT_EQ(pools[1]->recv<int>("local0"), 7);
-  pools[0]->send("local1", 8, MessageId("opY"));
-  EXPECT_EQ(pools[1]->recv<int>("local0", MessageId("opY")), 8);
+  testing::PoolGroup pools(2);
+  pools[0].update_msg_prefix("session1-");
+  pools[1].update_msg_prefix("session1-");
+  pools[0].send("local1", 7);
+  EXPECT_EQ(pools[1].recv<int>("local0"), 7);
+  pools[0].send("local1", 8, MessageId("opY"));
+  EXPECT_EQ(pools[1].recv<int>("local0", MessageId("opY")), 8);
   // On the wire the id is the string prefix + str(counter).
-  pools[0]->send("local1", 9);
-  pools[1]->update_msg_prefix("");
-  EXPECT_EQ(pools[1]->recv<int>("local0", MessageId("session1-2")), 9);
+  pools[0].send("local1", 9);
+  pools[1].update_msg_prefix("");
+  EXPECT_EQ(pools[1].recv<int>("local0", MessageId("session1-2")), 9);
 }
 
 TEST(Pool, BroadcastAndRecvAllInATrio) {
-  auto pools = make_pools(3);
-  pools[0]->broadcast(std::string("to all"));
-  pools[1]->send("local2", std::string("from 1"));
-  EXPECT_EQ(pools[1]->recv<std::string>("local0"), "to all");
-  auto all = pools[2]->recv_all<std::string>();
+  testing::PoolGroup pools(3);
+  pools[0].broadcast(std::string("to all"));
+  pools[1].send("local2", std::string("from 1"));
+  EXPECT_EQ(pools[1].recv<std::string>("local0"), "to all");
+  auto all = pools[2].recv_all<std::string>();
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0], (std::pair<std::string, std::string>{"local0", "to all"}));
   EXPECT_EQ(all[1], (std::pair<std::string, std::string>{"local1", "from 1"}));
 }
 
 TEST(Pool, UnknownPeerNameIsAClearError) {
-  auto pools = make_pools(2);
+  testing::PoolGroup pools(2);
   try {
-    pools[0]->send("nobody", 1);
+    pools[0].send("nobody", 1);
     FAIL() << "no exception";
   } catch (const ConfigurationError& e) {
     EXPECT_NE(std::string(e.what()).find("unknown peer 'nobody'"), std::string::npos);
   }
-  EXPECT_THROW(pools[0]->recv("nobody"), ConfigurationError);
+  EXPECT_THROW(pools[0].recv("nobody"), ConfigurationError);
 }
 
 TEST(Pool, RecvTimeoutIsAnError) {
-  auto pools = make_pools(2);
-  EXPECT_THROW(pools[1]->recv("local0", std::nullopt, 100ms), TimeoutError);
+  testing::PoolGroup pools(2);
+  EXPECT_THROW(pools[1].recv("local0", std::nullopt, 100ms), TimeoutError);
   // The counter moved on: the next default receive waits for id 1; a late id 0 stays stored.
-  pools[0]->send("local1", 10);
-  pools[0]->send("local1", 11);
-  EXPECT_EQ(pools[1]->recv<int>("local0"), 11);
-  EXPECT_EQ(pools[1]->recv<int>("local0", MessageId(0)), 10);
+  pools[0].send("local1", 10);
+  pools[0].send("local1", 11);
+  EXPECT_EQ(pools[1].recv<int>("local0"), 11);
+  EXPECT_EQ(pools[1].recv<int>("local0", MessageId(0)), 10);
 }
 
 TEST(Pool, RetriesExhaustedFailLoudly) {
@@ -219,9 +203,9 @@ TEST(Pool, AReceiverThatStartsLateIsReached) {
 }
 
 TEST(Pool, WireAnswersAsTheReference) {
-  auto pools = make_pools(2);
-  std::uint16_t port = pools[1]->port();
-  std::uint16_t sender_port = pools[0]->port();
+  testing::PoolGroup pools(2);
+  std::uint16_t port = pools[1].port();
+  std::uint16_t sender_port = pools[0].port();
   EXPECT_EQ(raw_http(port, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
             (std::pair<int, std::string>{200, "Connection working (GET)"}));
   EXPECT_EQ(raw_http(port, post(std::nullopt, packed(1, 0))).first, 400);
@@ -229,53 +213,72 @@ TEST(Pool, WireAnswersAsTheReference) {
   EXPECT_EQ(raw_http(port, post(sender_port, "\xc1")).first, 500);
   auto ok = raw_http(port, post(sender_port, packed("raw", MessageId("r"))));
   EXPECT_EQ(ok, (std::pair<int, std::string>{200, "Message received"}));
-  EXPECT_EQ(pools[1]->recv<std::string>("local0", MessageId("r")), "raw");
+  EXPECT_EQ(pools[1].recv<std::string>("local0", MessageId("r")), "raw");
   // The reference client's captured request is accepted as it is (with our ports put in).
   Bytes captured = test::read_file(test::data_path("vectors/http_request_example.bin"));
   EXPECT_GT(captured.size(), 100u);
 }
 
 TEST(Pool, AResendIsStoredOnceAndADifferentMessageIsRefused) {
-  auto pools = make_pools(2);
-  std::uint16_t port = pools[1]->port();
-  std::uint16_t sender_port = pools[0]->port();
+  testing::PoolGroup pools(2);
+  std::uint16_t port = pools[1].port();
+  std::uint16_t sender_port = pools[0].port();
   EXPECT_EQ(raw_http(port, post(sender_port, packed("first", MessageId("d")))).first, 200);
   EXPECT_EQ(raw_http(port, post(sender_port, packed("first", MessageId("d")))).first, 200);
   auto refused = raw_http(port, post(sender_port, packed("other", MessageId("d"))));
   EXPECT_EQ(refused.first, 409);
   EXPECT_NE(refused.second.find("is waiting"), std::string::npos);
-  EXPECT_EQ(pools[1]->recv<std::string>("local0", MessageId("d")), "first");
-  EXPECT_THROW(pools[1]->recv("local0", MessageId("d"), 100ms), TimeoutError);  // stored once
-  EXPECT_EQ(pools[1]->statistics().peers.at("local0").messages_received, 1u);
+  EXPECT_EQ(pools[1].recv<std::string>("local0", MessageId("d")), "first");
+  EXPECT_THROW(pools[1].recv("local0", MessageId("d"), 100ms), TimeoutError);  // stored once
+  EXPECT_EQ(pools[1].statistics().peers.at("local0").messages_received, 1u);
 }
 
 TEST(Pool, NilPayloadIsDelivered) {
-  auto pools = make_pools(2);
-  pools[0]->send("local1", nullptr);
+  testing::PoolGroup pools(2);
+  pools[0].send("local1", nullptr);
   std::this_thread::sleep_for(50ms);  // arrives before the receive (the reference loses it)
-  EXPECT_TRUE(pools[1]->recv("local0").is_nil());
+  EXPECT_TRUE(pools[1].recv("local0").is_nil());
 }
 
 TEST(Pool, StatisticsCountBodies) {
-  auto pools = make_pools(2);
-  pools[0]->send("local1", std::string(1000, 'x'));
-  (void)pools[1]->recv("local0");
-  auto sent = pools[0]->shutdown();
-  auto received = pools[1]->shutdown();
+  testing::PoolGroup pools(2);
+  pools[0].send("local1", std::string(1000, 'x'));
+  (void)pools[1].recv("local0");
+  auto sent = pools[0].shutdown();
+  auto received = pools[1].shutdown();
   EXPECT_EQ(sent.total.messages_sent, 1u);
   EXPECT_GT(sent.total.bytes_sent, 1000u);
   EXPECT_EQ(received.peers.at("local0").bytes_received, sent.peers.at("local1").bytes_sent);
-  EXPECT_THROW(pools[0]->send("local1", 1), DeliveryError);
+  EXPECT_THROW(pools[0].send("local1", 1), DeliveryError);
+}
+
+// A custom class that records the parties its serializers saw.
+struct Witness {
+  static constexpr std::string_view mpc_type_name = "Witness";
+  std::string seen;
+  std::string serialize(const SerializationContext& ctx) const {
+    return "to " + std::string(ctx.destination);
+  }
+  static Witness deserialize(std::string data, const SerializationContext& ctx) {
+    return {data + ", from " + std::string(ctx.origin)};
+  }
+};
+
+TEST(Pool, CustomSerializersSeeOriginAndDestination) {
+  Serialization::register_class<Witness>();
+  testing::PoolGroup pools(2);
+  pools[0].send("local1", Witness{});
+  EXPECT_EQ(pools[1].recv<Witness>("local0").seen, "to local1, from local0");
 }
 
 TEST(Pool, TenPartiesAllToAll) {
-  auto pools = make_pools(10);
+  testing::PoolGroup pools(10);
   for (std::size_t i = 0; i < pools.size(); ++i) {
-    pools[i]->broadcast(static_cast<int>(i));
+    pools[i].broadcast(static_cast<int>(i));
   }
   for (std::size_t i = 0; i < pools.size(); ++i) {
     int sum = 0;
-    for (const auto& [name, v] : pools[i]->recv_all<int>()) sum += v;
+    for (const auto& [name, v] : pools[i].recv_all<int>()) sum += v;
     EXPECT_EQ(sum, 45 - static_cast<int>(i));
   }
 }
