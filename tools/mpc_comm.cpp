@@ -2,6 +2,11 @@
 //
 //   mpc-comm decode [FILE|-]   one packed message (msgpack) in, neutral JSON out
 //   mpc-comm encode [FILE|-]   neutral JSON {"id": ..., "object": ...} in, packed message out
+//   mpc-comm ping HOST:PORT    the GET liveness check of a party's server, with its round trip
+//   mpc-comm echo --listen ADDR:PORT --peer NAME=HOST:PORT [--count N]
+//   mpc-comm send --listen ADDR:PORT --peer NAME=HOST:PORT [--id ID] JSON
+//   mpc-comm recv --listen ADDR:PORT --peer NAME=HOST:PORT [--id ID] [--count N]
+// Party subcommands also take --prefix and --log-level. Values are in the neutral JSON form.
 //
 // Bad input gives one line on stderr naming what is wrong, and exit status 2.
 #include <CLI/CLI.hpp>
@@ -11,7 +16,15 @@
 #include <iterator>
 #include <string>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <optional>
+
 #include "neutral_json.hpp"
+#include "tno/mpc/communication/pool.hpp"
 
 namespace mpc = tno::mpc::communication;
 
@@ -54,6 +67,122 @@ int encode(const std::string& path) {
   return 0;
 }
 
+std::pair<std::string, std::uint16_t> split_host_port(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 == text.size()) {
+    throw mpc::neutral::FormatError("expected HOST:PORT, got '" + text + "'");
+  }
+  unsigned long port = 0;
+  try {
+    port = std::stoul(text.substr(colon + 1));
+  } catch (const std::exception&) {
+    port = 0;
+  }
+  if (port == 0 || port > 65535) throw mpc::neutral::FormatError("bad port in '" + text + "'");
+  return {text.substr(0, colon), static_cast<std::uint16_t>(port)};
+}
+
+int ping(const std::string& target) {
+  auto [host, port] = split_host_port(target);
+  namespace asio = boost::asio;
+  asio::io_context ioc;
+  asio::ip::tcp::resolver resolver(ioc);
+  asio::ip::tcp::socket socket(ioc);
+  asio::connect(socket, resolver.resolve(host, std::to_string(port)));
+  std::string request = "GET / HTTP/1.1\r\nHost: " + target + "\r\nConnection: close\r\n\r\n";
+  auto start = std::chrono::steady_clock::now();
+  asio::write(socket, asio::buffer(request));
+  std::string response;
+  char chunk[1024];
+  boost::system::error_code ec;
+  while (!ec) response.append(chunk, socket.read_some(asio::buffer(chunk), ec));
+  auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - start);
+  auto body_at = response.find("\r\n\r\n");
+  if (response.rfind("HTTP/1.1 ", 0) != 0 || body_at == std::string::npos) {
+    throw std::runtime_error(target + " did not answer HTTP");
+  }
+  std::cout << target << " answered " << response.substr(9, 3) << " '"
+            << response.substr(body_at + 4) << "' in " << elapsed.count() << " us\n";
+  return response.substr(9, 3) == "200" ? 0 : 1;
+}
+
+// Options shared by the party subcommands.
+struct PartyOptions {
+  std::string listen;
+  std::string peer;
+  std::string prefix;
+  std::string log_level = "warn";
+  std::optional<std::string> id;
+  int count = 1;
+};
+
+struct Party {
+  std::unique_ptr<mpc::Pool> pool;
+  std::string peer;
+};
+
+Party start_party(const PartyOptions& o) {
+  auto [addr, port] = split_host_port(o.listen);
+  auto eq = o.peer.find('=');
+  if (eq == std::string::npos) throw mpc::neutral::FormatError("expected --peer NAME=HOST:PORT");
+  std::string name = o.peer.substr(0, eq);
+  auto [peer_host, peer_port] = split_host_port(o.peer.substr(eq + 1));
+  mpc::set_log_level(o.log_level);
+  Party p{std::make_unique<mpc::Pool>(), name};
+  p.pool->add_http_server(port, addr);
+  p.pool->add_http_client(name, peer_host, peer_port);
+  if (!o.prefix.empty()) p.pool->update_msg_prefix(o.prefix);
+  return p;
+}
+
+std::optional<mpc::MessageId> message_id(const std::optional<std::string>& id) {
+  if (!id) return std::nullopt;
+  return mpc::MessageId(*id);
+}
+
+int echo(const PartyOptions& o) {
+  Party p = start_party(o);
+  for (int i = 0; o.count <= 0 || i < o.count; ++i) {
+    mpc::Value v = p.pool->recv(p.peer);
+    p.pool->send(p.peer, v, mpc::MessageId(static_cast<std::int64_t>(i)));
+  }
+  p.pool->shutdown();
+  return 0;
+}
+
+int send(const PartyOptions& o, const std::string& json_text) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(json_text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw mpc::neutral::FormatError(std::string("value is not JSON: ") + e.what());
+  }
+  mpc::Value value = mpc::neutral::to_value(j);
+  Party p = start_party(o);
+  p.pool->send(p.peer, value, message_id(o.id));
+  p.pool->shutdown();
+  return 0;
+}
+
+int recv(const PartyOptions& o) {
+  Party p = start_party(o);
+  for (int i = 0; i < o.count; ++i) {
+    std::cout << mpc::neutral::from_value(p.pool->recv(p.peer, message_id(o.id))).dump()
+              << std::endl;
+  }
+  p.pool->shutdown();
+  return 0;
+}
+
+void add_party_options(CLI::App* cmd, PartyOptions& o, bool with_id) {
+  cmd->add_option("--listen", o.listen, "ADDR:PORT this party serves on")->required();
+  cmd->add_option("--peer", o.peer, "NAME=HOST:PORT of the other party")->required();
+  cmd->add_option("--prefix", o.prefix, "message id prefix (session id)");
+  cmd->add_option("--log-level", o.log_level, "trace, debug, info, warn, error or off");
+  if (with_id) cmd->add_option("--id", o.id, "message id (default: the message counter)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -69,10 +198,35 @@ int main(int argc, char** argv) {
       app.add_subcommand("encode", "Pack neutral JSON {\"id\", \"object\"} as a message");
   encode_cmd->add_option("file", encode_path, "file with the JSON, or - for stdin");
 
+  std::string ping_target;
+  auto* ping_cmd = app.add_subcommand("ping", "GET a party's server and print the round trip");
+  ping_cmd->add_option("target", ping_target, "HOST:PORT")->required();
+
+  PartyOptions echo_opts;
+  auto* echo_cmd = app.add_subcommand("echo", "Send every message from the peer back under its id");
+  add_party_options(echo_cmd, echo_opts, false);
+  echo_opts.count = 0;
+  echo_cmd->add_option("--count", echo_opts.count, "stop after N messages (default: run forever)");
+
+  PartyOptions send_opts;
+  std::string send_json;
+  auto* send_cmd = app.add_subcommand("send", "Send one value (neutral JSON) to the peer");
+  add_party_options(send_cmd, send_opts, true);
+  send_cmd->add_option("json", send_json, "the value, in neutral JSON")->required();
+
+  PartyOptions recv_opts;
+  auto* recv_cmd = app.add_subcommand("recv", "Receive values from the peer; print neutral JSON");
+  add_party_options(recv_cmd, recv_opts, true);
+  recv_cmd->add_option("--count", recv_opts.count, "how many messages (default 1)");
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (decode_cmd->parsed()) return decode(decode_path);
     if (encode_cmd->parsed()) return encode(encode_path);
+    if (ping_cmd->parsed()) return ping(ping_target);
+    if (echo_cmd->parsed()) return echo(echo_opts);
+    if (send_cmd->parsed()) return send(send_opts, send_json);
+    if (recv_cmd->parsed()) return recv(recv_opts);
   } catch (const std::exception& e) {
     std::cerr << "mpc-comm: " << e.what() << '\n';
     return kBadInput;

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The party subcommands of mpc-comm as separate processes: send/recv, echo, ping, bad input.
+set -u
+tool=$1
+base=${2:-62100}
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+check() { if [ "$2" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $1"; fi; }
+a=127.0.0.1:$((base + 1))
+b=127.0.0.1:$((base + 2))
+c=127.0.0.1:$((base + 3))
+
+# send -> recv, with an explicit id and a prefix on both sides.
+timeout 30 "$tool" recv --listen "$b" --peer alice="$a" --id greeting --prefix s1- > "$tmp/recv.out" 2>&1 &
+recv_pid=$!
+timeout 30 "$tool" send --listen "$a" --peer bob="$b" --id greeting --prefix s1- '{"tuple": [{"int": "1"}, {"str": "hi"}]}'
+check "send exits 0" $?
+wait $recv_pid
+check "recv exits 0" $?
+check "recv prints the value" "$(grep -qx '{"tuple":\[{"int":"1"},{"str":"hi"}\]}' "$tmp/recv.out"; echo $?)"
+
+# echo: a value goes out under id 0 and comes back under id 0.
+timeout 30 "$tool" echo --listen "$c" --peer client="$a" --count 1 > "$tmp/echo.out" 2>&1 &
+echo_pid=$!
+timeout 30 "$tool" ping "$c" > "$tmp/ping.out" 2>&1 || sleep 1
+timeout 30 "$tool" ping "$c" > "$tmp/ping.out" 2>&1
+check "ping exits 0" $?
+check "ping prints the answer" "$(grep -q "answered 200 'Connection working (GET)'" "$tmp/ping.out"; echo $?)"
+timeout 30 "$tool" send --listen "$a" --peer echo="$c" '{"list": [{"float": "1.5", "hex": "0x1.8p+0"}]}'
+check "send to echo exits 0" $?
+timeout 30 "$tool" recv --listen "$a" --peer echo="$c" > "$tmp/back.out" 2>&1
+check "recv from echo exits 0" $?
+check "echo sent it back" "$(grep -q '"float":"1.5"' "$tmp/back.out"; echo $?)"
+wait $echo_pid
+check "echo stops after --count" $?
+
+# Bad input: exit 2 with one line on stderr.
+"$tool" send --listen "$a" --peer x="$b" 'not json' > /dev/null 2> "$tmp/err"
+check "bad JSON exits 2" "$([ $? = 2 ] && [ "$(wc -l < "$tmp/err")" = 1 ]; echo $?)"
+"$tool" send --listen "$a" --peer nonsense '{"int": "1"}' > /dev/null 2> "$tmp/err"
+check "bad --peer exits 2" "$([ $? = 2 ]; echo $?)"
+"$tool" ping 127.0.0.1:$((base + 9)) > /dev/null 2> "$tmp/err"
+check "ping of a closed port exits 2" "$([ $? = 2 ] && grep -q '^mpc-comm: ' "$tmp/err"; echo $?)"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
