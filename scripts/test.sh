@@ -44,7 +44,7 @@ cmake --build "$out/consumer"
 step "ASan+UBSan: codec, CLI and pool tests"
 cmake -S . -B "$out/asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMPC_COMM_WERROR=ON \
   -DMPC_COMM_SANITIZE=address,undefined -DMPC_COMM_BUILD_EXAMPLES=OFF > /dev/null
-cmake --build "$out/asan" -j "$jobs" --target codec_tests pool_tests mpc-comm
+cmake --build "$out/asan" -j "$jobs" --target codec_tests pool_tests mpc-comm echo_client
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir "$out/asan" --output-on-failure -j "$jobs" -L "codec|cli|pool"
 

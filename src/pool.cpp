@@ -17,6 +17,7 @@
 #include <boost/beast/http.hpp>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace tno::mpc::communication {
@@ -66,6 +67,13 @@ std::optional<std::uint16_t> server_port_cookie(std::string_view cookies) {
   return std::nullopt;
 }
 
+// One message on its way; settled exactly once, by its delivery or by shutdown.
+struct Delivery {
+  std::string peer;
+  std::promise<void> promise;
+  bool settled = false;
+};
+
 struct Connection {
   explicit Connection(asio::io_context& ioc) : stream(ioc) {}
   beast::tcp_stream stream;
@@ -107,6 +115,7 @@ struct Pool::Impl {
   std::map<Key, Body> stored;
   std::map<Key, std::shared_ptr<std::promise<Body>>> waiting;
   std::size_t pending_sends = 0;
+  std::set<std::shared_ptr<Delivery>> deliveries;  // not yet settled
   bool stopping = false;
   std::optional<Statistics> final_statistics;
 
@@ -251,8 +260,20 @@ struct Pool::Impl {
 
   // ---- sending ------------------------------------------------------------------------------
 
+  void settle(const std::shared_ptr<Delivery>& d, std::exception_ptr error) {
+    std::lock_guard lock(mu);
+    if (d->settled) return;
+    d->settled = true;
+    deliveries.erase(d);
+    if (error) {
+      d->promise.set_exception(error);
+    } else {
+      d->promise.set_value();
+    }
+  }
+
   asio::awaitable<void> deliver(Peer* peer, std::shared_ptr<const ByteBuffer> body,
-                                std::shared_ptr<std::promise<void>> done) {
+                                std::shared_ptr<Delivery> done) {
     http::request<http::span_body<const char>> req{http::verb::post, "/", 11};
     req.set(http::field::host, peer->host + ":" + std::to_string(peer->port));
     req.set(http::field::content_type, "application/octet-stream");
@@ -287,7 +308,7 @@ struct Pool::Impl {
             peer->traffic.messages_sent += 1;
             peer->traffic.bytes_sent += body->size();
           }
-          done->set_value();
+          settle(done, nullptr);
           co_return;
         }
         last_error = "peer answered " + std::to_string(res.result_int()) + " " + res.body();
@@ -312,10 +333,10 @@ struct Pool::Impl {
       asio::steady_timer timer(ioc, config.retry_delay);
       co_await timer.async_wait(asio::use_awaitable);
     }
-    done->set_exception(std::make_exception_ptr(
-        DeliveryError("could not deliver a message to '" + peer->name + "' (" + peer->host + ":" +
-                      std::to_string(peer->port) + ") after " + std::to_string(failures) +
-                      " failed attempts: " + last_error)));
+    settle(done, std::make_exception_ptr(
+                     DeliveryError("could not deliver a message to '" + peer->name + "' (" +
+                                   peer->host + ":" + std::to_string(peer->port) + ") after " +
+                                   std::to_string(failures) + " failed attempts: " + last_error)));
   }
 };
 
@@ -406,25 +427,21 @@ MessageId Pool::next_send_id(const std::string& peer, const std::optional<Messag
 
 std::future<void> Pool::send_bytes(const std::string& peer,
                                    std::shared_ptr<const ByteBuffer> body) {
-  auto done = std::make_shared<std::promise<void>>();
-  auto result = done->get_future();
+  auto done = std::make_shared<Delivery>();
+  done->peer = peer;
+  auto result = done->promise.get_future();
   Impl::Peer* p;
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->stopping) throw DeliveryError("the pool is shut down; nothing can be sent");
     p = &impl_->peer(peer);
     ++impl_->pending_sends;
+    impl_->deliveries.insert(done);
   }
   Impl* impl = impl_.get();
   asio::co_spawn(impl->ioc, impl->deliver(p, std::move(body), done),
                  [impl, done](std::exception_ptr e) {
-                   if (e) {
-                     try {
-                       done->set_exception(e);
-                     } catch (const std::future_error&) {
-                       // the delivery already reported its outcome
-                     }
-                   }
+                   if (e) impl->settle(done, e);
                    std::lock_guard lock(impl->mu);
                    --impl->pending_sends;
                    impl->sends_done.notify_all();
@@ -501,6 +518,17 @@ Statistics Pool::shutdown(std::chrono::milliseconds deadline) {
   impl_->work.reset();
   impl_->ioc.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
+  // Deliveries cut short by the deadline fail loudly rather than with a broken promise.
+  std::set<std::shared_ptr<Delivery>> unsettled;
+  {
+    std::lock_guard lock(impl_->mu);
+    unsettled = impl_->deliveries;
+  }
+  for (const auto& d : unsettled) {
+    impl_->settle(d, std::make_exception_ptr(
+                         DeliveryError("the pool shut down before the message to '" + d->peer +
+                                       "' was delivered (the shutdown deadline passed)")));
+  }
   std::lock_guard lock(impl_->mu);
   for (auto& [key, waiter] : impl_->waiting) {
     waiter->set_exception(std::make_exception_ptr(

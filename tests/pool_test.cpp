@@ -98,7 +98,10 @@ TEST(Pool, ManyMessagesArriveInAnyOrderByCounter) {
 TEST(Pool, FuturesAndCustomIds) {
   testing::PoolGroup pools(2);
   auto later = pools[1].arecv<std::string>("local0", MessageId("Message ID 1"));
+  EXPECT_FALSE(later.ready());
+  EXPECT_FALSE(later.wait_for(10ms));
   pools[0].send("local1", std::string("Hello!"), MessageId("Message ID 1"));
+  EXPECT_TRUE(later.wait_for(5s));
   EXPECT_EQ(later.get(), "Hello!");
   // An int id and the str of it are different ids, as in Python.
   pools[0].send("local1", 1, MessageId("5"));
@@ -179,6 +182,29 @@ TEST(Pool, RetriesExhaustedFailLoudly) {
     FAIL() << "no exception";
   } catch (const DeliveryError& e) {
     EXPECT_NE(std::string(e.what()).find("after 3 failed attempts"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Pool, ShutdownFailsSendsThatDidNotArriveInTime) {
+  std::uint16_t nobody;
+  {
+    Pool probe;
+    nobody = probe.add_http_server(0, "127.0.0.1");
+  }
+  PoolConfig config;
+  config.retry_delay = 20ms;
+  Pool pool(config);
+  pool.add_http_server(0, "127.0.0.1");
+  pool.add_http_client("absent", "127.0.0.1", nobody);
+  auto sent = pool.asend("absent", 1);
+  pool.shutdown(100ms);
+  try {
+    sent.get();
+    FAIL() << "no exception";
+  } catch (const DeliveryError& e) {
+    EXPECT_NE(std::string(e.what()).find("shut down before the message to 'absent'"),
+              std::string::npos)
+        << e.what();
   }
 }
 

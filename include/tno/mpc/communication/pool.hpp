@@ -71,6 +71,36 @@ class TimeoutError : public Error {
 /// reference's shape: `time - logger - level - message`.
 void set_log_level(std::string_view level);
 
+/// A message being received (from Pool::arecv): wait for it, then get() decodes it as T.
+template <Decodable T>
+class PendingMessage {
+ public:
+  using Body = std::shared_ptr<const std::string>;
+  PendingMessage(std::future<Body> body, std::string peer, DecodeLimits limits)
+      : body_(std::move(body)), peer_(std::move(peer)), limits_(limits) {}
+
+  /// Whether the message has arrived (get() will not block).
+  bool ready() const {
+    return body_.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  }
+  void wait() const { body_.wait(); }
+  /// Waits at most `timeout`; true when the message arrived.
+  template <class Rep, class Period>
+  bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
+    return body_.wait_for(timeout) == std::future_status::ready;
+  }
+  /// Waits for the message and decodes it; call once. Throws what recv() throws.
+  T get() {
+    Body body = body_.get();
+    return unpack_message<T>(as_bytes(*body), limits_, SerializationContext{peer_, ""}).object;
+  }
+
+ private:
+  std::future<Body> body_;
+  std::string peer_;
+  DecodeLimits limits_;
+};
+
 class Pool {
  public:
   explicit Pool(PoolConfig config = {});
@@ -145,16 +175,12 @@ class Pool {
     return unpack_message<T>(as_bytes(*raw), config_.decode_limits, SerializationContext{name, ""})
         .object;
   }
-  /// Returns at once; the future yields what recv() would.
+  /// Returns at once (the receive counter moves now); the handle yields what recv() would.
   template <Decodable T = Value>
-  std::future<T> arecv(std::string_view peer, std::optional<MessageId> id = std::nullopt) {
+  PendingMessage<T> arecv(std::string_view peer, std::optional<MessageId> id = std::nullopt) {
     std::string name(peer);
     auto raw = receive_bytes_async(name, id);
-    auto limits = config_.decode_limits;
-    return std::async(std::launch::deferred, [raw = std::move(raw), name, limits]() mutable {
-      auto bytes = raw.get();
-      return unpack_message<T>(as_bytes(*bytes), limits, SerializationContext{name, ""}).object;
-    });
+    return PendingMessage<T>(std::move(raw), std::move(name), config_.decode_limits);
   }
   /// recv() from every peer (or from `from`), in peer order.
   template <Decodable T = Value>
