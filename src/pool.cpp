@@ -3,6 +3,7 @@
 // statistics) is shared with user threads under one mutex, held only for map operations.
 #include "tno/mpc/communication/pool.hpp"
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -15,6 +16,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <condition_variable>
 #include <mutex>
 #include <set>
@@ -29,11 +31,27 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
+// The level in capitals, as Python's logging prints it ("INFO").
+class UpperCaseLevel : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    auto name = spdlog::level::to_string_view(msg.level);
+    for (char c : name)
+      dest.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<UpperCaseLevel>();
+  }
+};
+
 std::shared_ptr<spdlog::logger> logger() {
   static auto log = [] {
     auto l = spdlog::get("tno.mpc.communication.httphandlers");
     if (!l) l = spdlog::stderr_color_mt("tno.mpc.communication.httphandlers");
-    l->set_pattern("%Y-%m-%d %H:%M:%S,%e - %n - %^%l%$ - %v");
+    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    formatter->add_flag<UpperCaseLevel>('*').set_pattern("%Y-%m-%d %H:%M:%S,%e - %n - %* - %v");
+    l->set_formatter(std::move(formatter));
     return l;
   }();
   return log;
