@@ -220,7 +220,7 @@ TEST(Pool, AReceiverThatStartsLateIsReached) {
   sender.add_http_server(0, "127.0.0.1");
   sender.add_http_client("late", "127.0.0.1", receiver_port);
   auto sent = sender.asend("late", std::string("early bird"));
-  std::this_thread::sleep_for(1s);
+  std::this_thread::sleep_for(3s);  // the sender keeps retrying meanwhile
   Pool receiver;
   receiver.add_http_server(receiver_port, "127.0.0.1");
   receiver.add_http_client("sender", "127.0.0.1", sender.port());
@@ -240,9 +240,38 @@ TEST(Pool, WireAnswersAsTheReference) {
   auto ok = raw_http(port, post(sender_port, packed("raw", MessageId("r"))));
   EXPECT_EQ(ok, (std::pair<int, std::string>{200, "Message received"}));
   EXPECT_EQ(pools[1].recv<std::string>("local0", MessageId("r")), "raw");
-  // The reference client's captured request is accepted as it is (with our ports put in).
+}
+
+TEST(Pool, AcceptsTheReferenceClientsCapturedRequests) {
+  // Two POSTs that the real 4.8.1 client sent over one kept-alive connection, replayed as they
+  // are, but with the sender's cookie port put in (the capture's sender listened on 9302).
+  testing::PoolGroup pools(2);
   Bytes captured = test::read_file(test::data_path("vectors/http_request_example.bin"));
-  EXPECT_GT(captured.size(), 100u);
+  std::string requests(reinterpret_cast<const char*>(captured.data()), captured.size());
+  const std::string cookie = "server_port=9302";
+  for (auto at = requests.find(cookie); at != std::string::npos; at = requests.find(cookie, at)) {
+    requests.replace(at, cookie.size(), "server_port=" + std::to_string(pools[0].port()));
+  }
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket socket(ioc);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), pools[1].port()});
+  boost::asio::write(socket, boost::asio::buffer(requests));
+  std::string responses;
+  char chunk[4096];
+  boost::system::error_code ec;
+  auto count = [&](std::string_view what) {
+    std::size_t n = 0;
+    for (auto at = responses.find(what); at != std::string::npos; at = responses.find(what, at + 1))
+      ++n;
+    return n;
+  };
+  while (count("Message received") < 2 && !ec) {
+    responses.append(chunk, socket.read_some(boost::asio::buffer(chunk), ec));
+  }
+  EXPECT_EQ(count("HTTP/1.1 200 OK"), 2u) << responses;
+  EXPECT_EQ(pools[1].recv<std::string>("local0"), "Hello!");
+  EXPECT_EQ(pools[1].recv("local0", MessageId("operationX")),
+            Value::list({1, BigInt::from_string("1180591620717411303424")}));
 }
 
 TEST(Pool, AResendIsStoredOnceAndADifferentMessageIsRefused) {
