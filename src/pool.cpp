@@ -18,6 +18,7 @@
 #include <boost/beast/http.hpp>
 #include <cctype>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -89,7 +90,28 @@ std::optional<std::uint16_t> server_port_cookie(std::string_view cookies) {
 struct Delivery {
   std::string peer;
   std::promise<void> promise;
+  std::function<void(std::exception_ptr)> callback;  // instead of the promise, when set
   bool settled = false;
+};
+
+// A receive waiting for its message: a promise (blocking users) or a callback (coroutines).
+struct Waiter {
+  std::promise<std::shared_ptr<const std::string>> promise;
+  std::function<void(std::exception_ptr, std::shared_ptr<const std::string>)> callback;
+  void complete(std::shared_ptr<const std::string> body) {
+    if (callback) {
+      callback(nullptr, std::move(body));
+    } else {
+      promise.set_value(std::move(body));
+    }
+  }
+  void fail(std::exception_ptr error) {
+    if (callback) {
+      callback(error, nullptr);
+    } else {
+      promise.set_exception(error);
+    }
+  }
 };
 
 struct Connection {
@@ -131,7 +153,7 @@ struct Pool::Impl {
   std::map<std::string, Peer*, std::less<>> by_identity;  // "<ip>:<port>"
   std::string prefix;
   std::map<Key, Body> stored;
-  std::map<Key, std::shared_ptr<std::promise<Body>>> waiting;
+  std::map<Key, std::shared_ptr<Waiter>> waiting;
   std::size_t pending_sends = 0;
   std::set<std::shared_ptr<Delivery>> deliveries;  // not yet settled
   bool stopping = false;
@@ -207,7 +229,7 @@ struct Pool::Impl {
                     std::string("Message could not be decoded: ") + e.what());
     }
     Key key{sender, id_key(*id)};
-    std::shared_ptr<std::promise<Body>> waiter;
+    std::shared_ptr<Waiter> waiter;
     {
       std::lock_guard lock(mu);
       if (auto it = stored.find(key); it != stored.end()) {
@@ -230,7 +252,7 @@ struct Pool::Impl {
         stored.emplace(key, body);
       }
     }
-    if (waiter) waiter->set_value(body);
+    if (waiter) waiter->complete(body);
     logger()->info("Received message from {}", identity);
     return answer(req, http::status::ok, "Message received");
   }
@@ -279,11 +301,15 @@ struct Pool::Impl {
   // ---- sending ------------------------------------------------------------------------------
 
   void settle(const std::shared_ptr<Delivery>& d, std::exception_ptr error) {
-    std::lock_guard lock(mu);
-    if (d->settled) return;
-    d->settled = true;
-    deliveries.erase(d);
-    if (error) {
+    {
+      std::lock_guard lock(mu);
+      if (d->settled) return;
+      d->settled = true;
+      deliveries.erase(d);
+    }
+    if (d->callback) {
+      d->callback(error);
+    } else if (error) {
       d->promise.set_exception(error);
     } else {
       d->promise.set_value();
@@ -445,8 +471,20 @@ MessageId Pool::next_send_id(const std::string& peer, const std::optional<Messag
 
 std::future<void> Pool::send_bytes(const std::string& peer,
                                    std::shared_ptr<const ByteBuffer> body) {
+  return start_delivery(peer, std::move(body), nullptr);
+}
+
+void Pool::send_bytes_then(const std::string& peer, std::shared_ptr<const ByteBuffer> body,
+                           std::function<void(std::exception_ptr)> done) {
+  start_delivery(peer, std::move(body), std::move(done));
+}
+
+std::future<void> Pool::start_delivery(const std::string& peer,
+                                       std::shared_ptr<const ByteBuffer> body,
+                                       std::function<void(std::exception_ptr)> callback) {
   auto done = std::make_shared<Delivery>();
   done->peer = peer;
+  done->callback = std::move(callback);
   auto result = done->promise.get_future();
   Impl::Peer* p;
   {
@@ -469,25 +507,40 @@ std::future<void> Pool::send_bytes(const std::string& peer,
 
 std::future<Pool::Body> Pool::receive_bytes_async(const std::string& peer,
                                                   const std::optional<MessageId>& id) {
-  std::lock_guard lock(impl_->mu);
-  auto& p = impl_->peer(peer);
-  auto counter = static_cast<std::int64_t>(p.recv_counter++);
-  MessageId wire_id = id ? *id : MessageId(counter);
-  if (!impl_->prefix.empty()) wire_id = wire_id.with_prefix(impl_->prefix);
-  Impl::Key key{peer, id_key(wire_id)};
-  std::promise<Body> promise;
-  if (auto it = impl_->stored.find(key); it != impl_->stored.end()) {
-    promise.set_value(std::move(it->second));
-    impl_->stored.erase(it);
-    return promise.get_future();
+  return start_receive(peer, id, nullptr);
+}
+
+void Pool::receive_bytes_then(const std::string& peer, const std::optional<MessageId>& id,
+                              std::function<void(std::exception_ptr, Body)> done) {
+  start_receive(peer, id, std::move(done));
+}
+
+std::future<Pool::Body> Pool::start_receive(
+    const std::string& peer, const std::optional<MessageId>& id,
+    std::function<void(std::exception_ptr, Body)> callback) {
+  auto waiter = std::make_shared<Waiter>();
+  waiter->callback = std::move(callback);
+  auto result = waiter->promise.get_future();
+  Body ready;
+  {
+    std::lock_guard lock(impl_->mu);
+    auto& p = impl_->peer(peer);
+    auto counter = static_cast<std::int64_t>(p.recv_counter++);
+    MessageId wire_id = id ? *id : MessageId(counter);
+    if (!impl_->prefix.empty()) wire_id = wire_id.with_prefix(impl_->prefix);
+    Impl::Key key{peer, id_key(wire_id)};
+    if (auto it = impl_->stored.find(key); it != impl_->stored.end()) {
+      ready = std::move(it->second);
+      impl_->stored.erase(it);
+    } else if (impl_->waiting.contains(key)) {
+      throw ConfigurationError("already waiting for the message from '" + peer + "' with id " +
+                               wire_id.to_string());
+    } else {
+      impl_->waiting.emplace(key, waiter);
+    }
   }
-  if (impl_->waiting.contains(key)) {
-    throw ConfigurationError("already waiting for the message from '" + peer + "' with id " +
-                             wire_id.to_string());
-  }
-  auto shared = std::make_shared<std::promise<Body>>();
-  impl_->waiting.emplace(key, shared);
-  return shared->get_future();
+  if (ready) waiter->complete(std::move(ready));  // outside the lock: a callback may run here
+  return result;
 }
 
 Pool::Body Pool::receive_bytes(const std::string& peer, const std::optional<MessageId>& id,
@@ -549,7 +602,7 @@ Statistics Pool::shutdown(std::chrono::milliseconds deadline) {
   }
   std::lock_guard lock(impl_->mu);
   for (auto& [key, waiter] : impl_->waiting) {
-    waiter->set_exception(std::make_exception_ptr(
+    waiter->fail(std::make_exception_ptr(
         TimeoutError("the pool shut down before the message from '" + key.first + "' arrived")));
   }
   impl_->waiting.clear();

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -26,6 +27,10 @@
 #include "tno/mpc/communication/codec.hpp"
 
 namespace tno::mpc::communication {
+
+namespace detail {
+struct PoolAccess;
+}  // namespace detail
 
 /// Settings of a Pool; every field has the reference's default unless said otherwise.
 struct PoolConfig {
@@ -210,6 +215,18 @@ class Pool {
                      std::optional<std::chrono::milliseconds> timeout);
   std::future<Body> receive_bytes_async(const std::string& peer,
                                         const std::optional<MessageId>& id);
+
+  // Callback forms, for the coroutine interface (awaitable.hpp): `done` runs on the pool's
+  // thread (or at once, when the message is already there).
+  void send_bytes_then(const std::string& peer, std::shared_ptr<const ByteBuffer> body,
+                       std::function<void(std::exception_ptr)> done);
+  void receive_bytes_then(const std::string& peer, const std::optional<MessageId>& id,
+                          std::function<void(std::exception_ptr, Body)> done);
+  std::future<void> start_delivery(const std::string& peer, std::shared_ptr<const ByteBuffer> body,
+                                   std::function<void(std::exception_ptr)> callback);
+  std::future<Body> start_receive(const std::string& peer, const std::optional<MessageId>& id,
+                                  std::function<void(std::exception_ptr, Body)> callback);
+  friend struct detail::PoolAccess;
 
   struct Impl;
   PoolConfig config_;

@@ -1,0 +1,116 @@
+// The coroutine interface of a Pool, on Boost.Asio: await sends and receives from your own
+// executor without blocking a thread.
+//
+//   boost::asio::awaitable<void> party(Pool& pool) {
+//     co_await async_send(pool, "Bob", std::string("Hello Bob!"));
+//     std::string reply = co_await async_recv<std::string>(pool, "Bob");
+//   }
+//   boost::asio::co_spawn(ioc, party(pool), boost::asio::detached);
+//
+// The pool keeps doing its network I/O on its own thread; completions are posted to the
+// awaiting coroutine's executor, which is kept busy (work guard) until they arrive. Failures
+// are rethrown at the co_await: DeliveryError, TimeoutError (at shutdown), and decode errors.
+// Any Asio completion token works, not only use_awaitable. This header includes Asio: include it
+// only where you use coroutines.
+#pragma once
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <memory>
+#include <type_traits>
+
+#include "tno/mpc/communication/pool.hpp"
+
+namespace tno::mpc::communication {
+
+namespace detail {
+struct PoolAccess {
+  static MessageId next_send_id(Pool& pool, const std::string& peer,
+                                const std::optional<MessageId>& id) {
+    return pool.next_send_id(peer, id);
+  }
+  static void send(Pool& pool, const std::string& peer, std::shared_ptr<const ByteBuffer> body,
+                   std::function<void(std::exception_ptr)> done) {
+    pool.send_bytes_then(peer, std::move(body), std::move(done));
+  }
+  static void receive(Pool& pool, const std::string& peer, const std::optional<MessageId>& id,
+                      std::function<void(std::exception_ptr, Pool::Body)> done) {
+    pool.receive_bytes_then(peer, id, std::move(done));
+  }
+  static const DecodeLimits& limits(const Pool& pool) { return pool.config_.decode_limits; }
+};
+
+// Holds a completion handler and keeps its executor busy until the handler has run.
+template <class Handler>
+struct PendingHandler {
+  explicit PendingHandler(Handler&& h)
+      : handler(std::move(h)),
+        work(boost::asio::make_work_guard(boost::asio::get_associated_executor(handler))) {}
+  Handler handler;
+  boost::asio::executor_work_guard<boost::asio::associated_executor_t<Handler>> work;
+};
+}  // namespace detail
+
+/// Sends like Pool::send, completing with `void(std::exception_ptr)` once the peer answered 200.
+/// The id (and the peer's counter) is taken when this is called, not when it is awaited.
+template <Encodable T, class CompletionToken = boost::asio::use_awaitable_t<>>
+auto async_send(Pool& pool, std::string_view peer, const T& object,
+                std::optional<MessageId> id = std::nullopt, CompletionToken&& token = {}) {
+  std::string name(peer);
+  MessageId wire_id = detail::PoolAccess::next_send_id(pool, name, id);
+  auto body = std::make_shared<ByteBuffer>();
+  pack_message(*body, object, wire_id, SerializationContext{"", name});
+  return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
+      [&pool, name, body](auto handler) {
+        using H = std::decay_t<decltype(handler)>;
+        auto pending = std::make_shared<detail::PendingHandler<H>>(std::move(handler));
+        detail::PoolAccess::send(pool, name, body, [pending](std::exception_ptr error) {
+          auto executor = boost::asio::get_associated_executor(pending->handler);
+          boost::asio::post(executor, [pending, error]() mutable {
+            std::move(pending->handler)(error);
+            pending->work.reset();
+          });
+        });
+      },
+      token);
+}
+
+/// Receives like Pool::recv, completing with `void(std::exception_ptr, T)`; T is decoded on the
+/// awaiting executor. T must be default-constructible (it is passed, empty, with an error).
+template <Decodable T = Value, class CompletionToken = boost::asio::use_awaitable_t<>>
+auto async_recv(Pool& pool, std::string_view peer, std::optional<MessageId> id = std::nullopt,
+                CompletionToken&& token = {}) {
+  static_assert(std::is_default_constructible_v<T>,
+                "async_recv needs a default-constructible T; receive a Value and convert it");
+  std::string name(peer);
+  DecodeLimits limits = detail::PoolAccess::limits(pool);
+  return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, T)>(
+      [&pool, name, id, limits](auto handler) {
+        using H = std::decay_t<decltype(handler)>;
+        auto pending = std::make_shared<detail::PendingHandler<H>>(std::move(handler));
+        detail::PoolAccess::receive(
+            pool, name, id, [pending, name, limits](std::exception_ptr error, Pool::Body body) {
+              auto executor = boost::asio::get_associated_executor(pending->handler);
+              boost::asio::post(executor, [pending, name, limits, error, body]() mutable {
+                T value{};
+                if (!error) {
+                  try {
+                    value =
+                        unpack_message<T>(as_bytes(*body), limits, SerializationContext{name, ""})
+                            .object;
+                  } catch (...) {
+                    error = std::current_exception();
+                  }
+                }
+                std::move(pending->handler)(error, std::move(value));
+                pending->work.reset();
+              });
+            });
+      },
+      token);
+}
+
+}  // namespace tno::mpc::communication
