@@ -23,6 +23,12 @@ struct QuietLogs : ::testing::Environment {
 };
 const auto* const quiet_logs = ::testing::AddGlobalTestEnvironment(new QuietLogs);
 
+// A port nothing listens on: an ephemeral port bound and released again.
+std::uint16_t closed_port() {
+  Pool probe;
+  return probe.add_http_server(0, "127.0.0.1");
+}
+
 // One raw HTTP/1.1 exchange; returns the status code and the body.
 std::pair<int, std::string> raw_http(std::uint16_t port, const std::string& request) {
   boost::asio::io_context ioc;
@@ -171,11 +177,7 @@ TEST(Pool, RetriesExhaustedFailLoudly) {
   Pool pool(config);
   pool.add_http_server(0, "127.0.0.1");
   // A port nothing listens on: take an ephemeral port and close it again.
-  std::uint16_t dead_port;
-  {
-    Pool probe;
-    dead_port = probe.add_http_server(0, "127.0.0.1");
-  }
+  std::uint16_t dead_port = closed_port();
   pool.add_http_client("gone", "127.0.0.1", dead_port);
   try {
     pool.send("gone", 1);
@@ -186,11 +188,7 @@ TEST(Pool, RetriesExhaustedFailLoudly) {
 }
 
 TEST(Pool, ShutdownFailsSendsThatDidNotArriveInTime) {
-  std::uint16_t nobody;
-  {
-    Pool probe;
-    nobody = probe.add_http_server(0, "127.0.0.1");
-  }
+  std::uint16_t nobody = closed_port();
   PoolConfig config;
   config.retry_delay = 20ms;
   Pool pool(config);
@@ -211,11 +209,7 @@ TEST(Pool, ShutdownFailsSendsThatDidNotArriveInTime) {
 TEST(Pool, AReceiverThatStartsLateIsReached) {
   PoolConfig config;
   config.retry_delay = 100ms;
-  std::uint16_t receiver_port;
-  {
-    Pool probe;
-    receiver_port = probe.add_http_server(0, "127.0.0.1");
-  }
+  std::uint16_t receiver_port = closed_port();
   Pool sender(config);
   sender.add_http_server(0, "127.0.0.1");
   sender.add_http_client("late", "127.0.0.1", receiver_port);
@@ -237,6 +231,15 @@ TEST(Pool, WireAnswersAsTheReference) {
   EXPECT_EQ(raw_http(port, post(std::nullopt, packed(1, 0))).first, 400);
   EXPECT_EQ(raw_http(port, post(1, packed(1, 0))).first, 401);  // nobody has port 1
   EXPECT_EQ(raw_http(port, post(sender_port, "\xc1")).first, 500);
+  // Any path, and the cookie among others, as the reference accepts them.
+  std::string elsewhere = post(sender_port, packed("path", MessageId("p")));
+  elsewhere.replace(0, 6, "POST /some/path");
+  auto at = elsewhere.find("Cookie: ");
+  elsewhere.insert(at + 8, "theme=dark; ");
+  at = elsewhere.find("\r\n", at);
+  elsewhere.insert(at, "; lang=nl");
+  EXPECT_EQ(raw_http(port, elsewhere).first, 200) << elsewhere;
+  EXPECT_EQ(pools[1].recv<std::string>("local0", MessageId("p")), "path");
   auto ok = raw_http(port, post(sender_port, packed("raw", MessageId("r"))));
   EXPECT_EQ(ok, (std::pair<int, std::string>{200, "Message received"}));
   EXPECT_EQ(pools[1].recv<std::string>("local0", MessageId("r")), "raw");
@@ -385,11 +388,7 @@ TEST(PoolCoroutines, SendAndReceiveWithCoAwait) {
 }
 
 TEST(PoolCoroutines, FailuresAreRethrownAtTheCoAwait) {
-  std::uint16_t nobody;
-  {
-    Pool probe;
-    nobody = probe.add_http_server(0, "127.0.0.1");
-  }
+  std::uint16_t nobody = closed_port();
   PoolConfig config;
   config.max_retries = 0;
   Pool pool(config);
