@@ -18,6 +18,7 @@
 #include <boost/beast/http.hpp>
 #include <cctype>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <set>
@@ -132,6 +133,9 @@ struct Pool::Impl {
     std::uint64_t recv_counter = 0;
     TrafficStatistics traffic;
     std::vector<std::unique_ptr<Connection>> idle;  // io thread only
+    std::size_t in_flight = 0;                      // io thread only
+    std::deque<std::pair<std::shared_ptr<const ByteBuffer>, std::shared_ptr<Delivery>>>
+        queued;  // io thread only
   };
   using Key = std::pair<std::string, std::string>;  // (peer, id key)
 
@@ -299,6 +303,28 @@ struct Pool::Impl {
   }
 
   // ---- sending ------------------------------------------------------------------------------
+
+  // Starts a delivery, or queues it while the peer has max_connections_per_peer in flight, so
+  // that a burst of asends does not open a connection each. Runs on the io thread.
+  void launch(Peer* p, std::shared_ptr<const ByteBuffer> body, std::shared_ptr<Delivery> done) {
+    if (p->in_flight >= config.max_connections_per_peer) {
+      p->queued.emplace_back(std::move(body), std::move(done));
+      return;
+    }
+    ++p->in_flight;
+    asio::co_spawn(ioc, deliver(p, std::move(body), done), [this, p, done](std::exception_ptr e) {
+      if (e) settle(done, e);
+      --p->in_flight;
+      if (!p->queued.empty()) {
+        auto [next_body, next_done] = std::move(p->queued.front());
+        p->queued.pop_front();
+        launch(p, std::move(next_body), std::move(next_done));
+      }
+      std::lock_guard lock(mu);
+      --pending_sends;
+      sends_done.notify_all();
+    });
+  }
 
   void settle(const std::shared_ptr<Delivery>& d, std::exception_ptr error) {
     {
@@ -495,13 +521,9 @@ std::future<void> Pool::start_delivery(const std::string& peer,
     impl_->deliveries.insert(done);
   }
   Impl* impl = impl_.get();
-  asio::co_spawn(impl->ioc, impl->deliver(p, std::move(body), done),
-                 [impl, done](std::exception_ptr e) {
-                   if (e) impl->settle(done, e);
-                   std::lock_guard lock(impl->mu);
-                   --impl->pending_sends;
-                   impl->sends_done.notify_all();
-                 });
+  asio::post(impl->ioc, [impl, p, body = std::move(body), done]() mutable {
+    impl->launch(p, std::move(body), std::move(done));
+  });
   return result;
 }
 

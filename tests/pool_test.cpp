@@ -101,6 +101,19 @@ TEST(Pool, ManyMessagesArriveInAnyOrderByCounter) {
   for (int i = 0; i < 200; ++i) EXPECT_EQ(pools[1].recv<int>("local0"), i);
 }
 
+TEST(Pool, ABurstOfSendsUnderASmallConnectionCapAllArrive) {
+  PoolConfig config;
+  config.max_connections_per_peer = 4;
+  testing::PoolGroup pools(2, config);
+  std::vector<std::future<void>> sends;
+  for (int i = 0; i < 2000; ++i) sends.push_back(pools[0].asend("local1", i));
+  long long sum = 0;
+  for (int i = 0; i < 2000; ++i) sum += pools[1].recv<int>("local0");
+  for (auto& f : sends) f.get();
+  EXPECT_EQ(sum, 1999LL * 2000 / 2);
+  EXPECT_EQ(pools[0].statistics().total.messages_sent, 2000u);
+}
+
 TEST(Pool, FuturesAndCustomIds) {
   testing::PoolGroup pools(2);
   auto later = pools[1].arecv<std::string>("local0", MessageId("Message ID 1"));

@@ -40,6 +40,9 @@ struct PoolConfig {
   int max_retries = -1;
   /// Bound on one delivery attempt (connect, write, answer).
   std::chrono::milliseconds attempt_timeout{std::chrono::seconds(300)};
+  /// Deliveries to one peer in flight at once, each on its own kept-alive connection; more
+  /// sends wait in order. (The reference's HTTP client allows 100.)
+  std::size_t max_connections_per_peer = 32;
   /// Largest request body the server accepts (larger ones get 413). Not limited by the reference.
   std::size_t max_body_bytes = std::size_t{1} << 30;
   /// Bounds on decoding received payloads.
