@@ -529,17 +529,18 @@ std::future<void> Pool::start_delivery(const std::string& peer,
 
 std::future<Pool::Body> Pool::receive_bytes_async(const std::string& peer,
                                                   const std::optional<MessageId>& id) {
-  return start_receive(peer, id, nullptr);
+  return start_receive(peer, id, nullptr, nullptr);
 }
 
 void Pool::receive_bytes_then(const std::string& peer, const std::optional<MessageId>& id,
                               std::function<void(std::exception_ptr, Body)> done) {
-  start_receive(peer, id, std::move(done));
+  start_receive(peer, id, std::move(done), nullptr);
 }
 
-std::future<Pool::Body> Pool::start_receive(
-    const std::string& peer, const std::optional<MessageId>& id,
-    std::function<void(std::exception_ptr, Body)> callback) {
+std::future<Pool::Body> Pool::start_receive(const std::string& peer,
+                                            const std::optional<MessageId>& id,
+                                            std::function<void(std::exception_ptr, Body)> callback,
+                                            std::string* key_out) {
   auto waiter = std::make_shared<Waiter>();
   waiter->callback = std::move(callback);
   auto result = waiter->promise.get_future();
@@ -551,6 +552,7 @@ std::future<Pool::Body> Pool::start_receive(
     MessageId wire_id = id ? *id : MessageId(counter);
     if (!impl_->prefix.empty()) wire_id = wire_id.with_prefix(impl_->prefix);
     Impl::Key key{peer, id_key(wire_id)};
+    if (key_out != nullptr) *key_out = key.second;
     if (auto it = impl_->stored.find(key); it != impl_->stored.end()) {
       ready = std::move(it->second);
       impl_->stored.erase(it);
@@ -567,16 +569,9 @@ std::future<Pool::Body> Pool::start_receive(
 
 Pool::Body Pool::receive_bytes(const std::string& peer, const std::optional<MessageId>& id,
                                std::optional<std::chrono::milliseconds> timeout) {
-  // The key is needed to withdraw the waiter on a timeout; compute it the same way.
+  // The key is needed to withdraw the waiter on a timeout.
   std::string key_text;
-  {
-    std::lock_guard lock(impl_->mu);
-    auto& p = impl_->peer(peer);
-    MessageId wire_id = id ? *id : MessageId(static_cast<std::int64_t>(p.recv_counter));
-    if (!impl_->prefix.empty()) wire_id = wire_id.with_prefix(impl_->prefix);
-    key_text = id_key(wire_id);
-  }
-  auto future = receive_bytes_async(peer, id);
+  auto future = start_receive(peer, id, nullptr, &key_text);
   if (timeout && future.wait_for(*timeout) != std::future_status::ready) {
     std::lock_guard lock(impl_->mu);
     if (impl_->waiting.erase(Impl::Key{peer, key_text}) > 0) {

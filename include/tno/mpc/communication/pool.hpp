@@ -228,7 +228,8 @@ class Pool {
   std::future<void> start_delivery(const std::string& peer, std::shared_ptr<const ByteBuffer> body,
                                    std::function<void(std::exception_ptr)> callback);
   std::future<Body> start_receive(const std::string& peer, const std::optional<MessageId>& id,
-                                  std::function<void(std::exception_ptr, Body)> callback);
+                                  std::function<void(std::exception_ptr, Body)> callback,
+                                  std::string* key_out);
   friend struct detail::PoolAccess;
 
   struct Impl;
