@@ -58,5 +58,7 @@ step "examples and benchmarks (one short run each; figures, not asserts)"
 "$out/main/examples/codec_tour"
 "$out/main/bench/bench_codec" --benchmark_min_time=0.01 > "$out/bench.txt"
 tail -n 12 "$out/bench.txt"
+"$out/main/bench/bench_pool" --benchmark_min_time=0.05 > "$out/bench_pool.txt"
+tail -n 3 "$out/bench_pool.txt"
 
 step "all tests passed"
