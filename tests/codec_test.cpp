@@ -277,6 +277,10 @@ TEST_F(CustomClassTest, DecodingIntoTheWrongClassSaysWhatArrived) {
   }
   EXPECT_THROW(decode<Share>(encode(std::vector<int>{}).view()), TypeMismatchError);
   EXPECT_THROW(decode<int>(encode(Share{1}).view()), TypeMismatchError);
+  // A typed value is not a dict, though it is a msgpack map.
+  EXPECT_THROW((decode<std::map<std::string, Value>>(encode(Share{1}).view())), TypeMismatchError);
+  EXPECT_THROW((decode<std::map<std::string, Value>>(encode(std::make_pair(1, 2)).view())),
+               TypeMismatchError);
 }
 
 TEST(Envelope, PacksObjectThenIdLikeTheReference) {

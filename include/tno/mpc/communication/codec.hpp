@@ -427,11 +427,18 @@ struct Codec<M, std::enable_if_t<detail::MapLike<M>>> {
     Reader::DepthGuard guard(r);
     if (r.peek() != WireType::map) detail::throw_mismatch(detail::type_label<M>(), r);
     std::size_t start = r.tell();
-    if (detail::try_open_typed(r)) {
-      r.seek(start);
-      detail::throw_mismatch(detail::type_label<M>(), r);
-    }
     std::uint32_t n = r.read_map_header();
+    // A typed value ({"type", "data"}) is not a dict. The reference always writes those maps with
+    // two entries, so only those are looked at twice; the rest are read in one pass.
+    if (n == 2) {
+      r.seek(start);
+      if (detail::try_open_typed(r)) {
+        r.seek(start);
+        detail::throw_mismatch(detail::type_label<M>(), r);
+      }
+      r.seek(start);
+      r.read_map_header();
+    }
     M out{};
     for (std::uint32_t i = 0; i < n; ++i) {
       if (r.peek() != WireType::str) detail::throw_mismatch("a str map key", r);
