@@ -246,63 +246,57 @@ double Reader::read_double() {
   mismatch(*this, "float", t);
 }
 
-std::string_view Reader::read_str() {
+std::uint32_t Reader::read_counted(WireType expected, std::string_view expected_name,
+                                   std::size_t bytes_per_item, std::string_view what) {
   WireType t = peek();
-  if (t != WireType::str) mismatch(*this, "str", t);
+  if (t != expected) mismatch(*this, expected_name, t);
   need(1 + header_extra(static_cast<std::uint8_t>(*pos_)));
   const char* at = pos_;
-  std::uint32_t n = mp_decode_strl(&pos_);
-  if (remaining() < n) {
-    pos_ = at;
-    fail("str of " + std::to_string(n) + " bytes runs past the end of the input");
+  std::uint32_t n = 0;
+  switch (expected) {
+    case WireType::str:
+      n = mp_decode_strl(&pos_);
+      break;
+    case WireType::bin:
+      n = mp_decode_binl(&pos_);
+      break;
+    case WireType::array:
+      n = mp_decode_array(&pos_);
+      break;
+    default:
+      n = mp_decode_map(&pos_);
+      break;
   }
+  // Every byte, element or entry needs at least `bytes_per_item` bytes: a larger count is a lie
+  // and must not size anything.
+  if (remaining() / bytes_per_item < n) {
+    pos_ = at;
+    fail(std::string(expected_name) + " of " + std::to_string(n) + " " + std::string(what) +
+         " cannot fit in the " + std::to_string(remaining()) + " bytes left");
+  }
+  return n;
+}
+
+std::string_view Reader::read_str() {
+  std::uint32_t n = read_counted(WireType::str, "str", 1, "bytes");
   std::string_view s(pos_, n);
   pos_ += n;
   return s;
 }
 
 std::span<const std::byte> Reader::read_bin() {
-  WireType t = peek();
-  if (t != WireType::bin) mismatch(*this, "bytes", t);
-  need(1 + header_extra(static_cast<std::uint8_t>(*pos_)));
-  const char* at = pos_;
-  std::uint32_t n = mp_decode_binl(&pos_);
-  if (remaining() < n) {
-    pos_ = at;
-    fail("bytes of " + std::to_string(n) + " bytes run past the end of the input");
-  }
+  std::uint32_t n = read_counted(WireType::bin, "bytes", 1, "bytes");
   std::span<const std::byte> b(reinterpret_cast<const std::byte*>(pos_), n);
   pos_ += n;
   return b;
 }
 
 std::uint32_t Reader::read_array_header() {
-  WireType t = peek();
-  if (t != WireType::array) mismatch(*this, "list", t);
-  need(1 + header_extra(static_cast<std::uint8_t>(*pos_)));
-  const char* at = pos_;
-  std::uint32_t n = mp_decode_array(&pos_);
-  // Each element takes at least one byte: a larger count is a lie, and must not size anything.
-  if (remaining() < n) {
-    pos_ = at;
-    fail("list of " + std::to_string(n) + " elements cannot fit in the " +
-         std::to_string(remaining()) + " bytes left");
-  }
-  return n;
+  return read_counted(WireType::array, "list", 1, "elements");
 }
 
 std::uint32_t Reader::read_map_header() {
-  WireType t = peek();
-  if (t != WireType::map) mismatch(*this, "dict", t);
-  need(1 + header_extra(static_cast<std::uint8_t>(*pos_)));
-  const char* at = pos_;
-  std::uint32_t n = mp_decode_map(&pos_);
-  if (remaining() / 2 < n) {
-    pos_ = at;
-    fail("dict of " + std::to_string(n) + " entries cannot fit in the " +
-         std::to_string(remaining()) + " bytes left");
-  }
-  return n;
+  return read_counted(WireType::map, "dict", 2, "entries");
 }
 
 Reader::DepthGuard::DepthGuard(Reader& r) : reader_(r) {

@@ -143,6 +143,9 @@ class Reader {
 
  private:
   const char* need(std::size_t n) const;
+  /// Reads the header of a str, bin, array or map and checks its count against the bytes left.
+  std::uint32_t read_counted(WireType expected, std::string_view expected_name,
+                             std::size_t bytes_per_item, std::string_view what);
   const char* begin_;
   const char* pos_;
   const char* end_;
