@@ -7,6 +7,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -14,8 +16,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
 #include <boost/beast/core.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <cctype>
 #include <condition_variable>
 #include <deque>
@@ -24,12 +29,15 @@
 #include <set>
 #include <thread>
 
+#include "tls.hpp"
+
 namespace tno::mpc::communication {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 namespace {
 
@@ -64,22 +72,22 @@ std::string id_key(const MessageId& id) {
   return (id.is_str() ? "s:" : "i:") + id.to_string();
 }
 
-std::optional<std::uint16_t> server_port_cookie(std::string_view cookies) {
+// The value of the server_port cookie, as text: like the reference, the receiver only compares
+// it (in "<ip>:<value>"), so a value that is no port simply matches no peer.
+std::optional<std::string> server_port_cookie(std::string_view cookies) {
   // "a=b; server_port=61001; c=d"
   while (!cookies.empty()) {
     auto end = cookies.find(';');
     std::string_view item = cookies.substr(0, end);
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
     if (item.rfind("server_port=", 0) == 0) {
-      std::string_view digits = item.substr(12);
-      if (digits.empty() || digits.size() > 5) return std::nullopt;
-      unsigned value = 0;
-      for (char c : digits) {
-        if (c < '0' || c > '9') return std::nullopt;
-        value = value * 10 + static_cast<unsigned>(c - '0');
+      std::string_view value = item.substr(12);
+      // A quoted cookie value is the same value (RFC 6265), as Python's cookie parser reads it.
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+        value = value.substr(1, value.size() - 2);
       }
-      if (value == 0 || value > 65535) return std::nullopt;
-      return static_cast<std::uint16_t>(value);
+      return std::string(value);
     }
     if (end == std::string_view::npos) break;
     cookies.remove_prefix(end + 1);
@@ -115,11 +123,59 @@ struct Waiter {
   }
 };
 
+// A client connection to a peer, plain or TLS, kept alive between messages.
 struct Connection {
-  explicit Connection(asio::io_context& ioc) : stream(ioc) {}
-  beast::tcp_stream stream;
+  Connection(asio::io_context& ioc, asio::ssl::context* tls) {
+    if (tls != nullptr) {
+      secure.emplace(ioc, *tls);
+    } else {
+      plain.emplace(ioc);
+    }
+  }
+  beast::tcp_stream& tcp() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
+  std::optional<beast::tcp_stream> plain;
+  std::optional<TlsStream> secure;
   beast::flat_buffer buffer;
 };
+
+struct SessionFree {
+  void operator()(SSL_SESSION* s) const { SSL_SESSION_free(s); }
+};
+
+// One request and its answer on a connection.
+template <class Stream, class Request>
+asio::awaitable<http::response<http::string_body>> exchange(Stream& stream,
+                                                            beast::flat_buffer& buffer,
+                                                            const Request& req) {
+  co_await http::async_write(stream, req, asio::use_awaitable);
+  http::response<http::string_body> res;
+  co_await http::async_read(stream, buffer, res, asio::use_awaitable);
+  co_return res;
+}
+
+bool is_ip_address(const std::string& host) {
+  beast::error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+// Client side of a TLS handshake with a peer: SNI for host names, the optional host name check,
+// and resumption of the peer's last session when there is one.
+void prepare_client_tls(TlsStream& stream, const std::string& host, bool verify_hostname,
+                        SSL_SESSION* resume) {
+  SSL* ssl = stream.native_handle();
+  bool ip = is_ip_address(host);
+  if (!ip) SSL_set_tlsext_host_name(ssl, host.c_str());
+  if (verify_hostname) {
+    // OpenSSL's own check, so that a mismatch is reported as the verification result.
+    if (ip) {
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str());
+    } else {
+      SSL_set1_host(ssl, host.c_str());
+    }
+  }
+  if (resume != nullptr) SSL_set_session(ssl, resume);
+}
 
 }  // namespace
 
@@ -129,6 +185,8 @@ struct Pool::Impl {
     std::string host;
     std::uint16_t port = 0;
     tcp::endpoint endpoint;
+    std::string certificate_identity;  // set when the peer is known by its certificate
+    std::unique_ptr<SSL_SESSION, SessionFree> tls_session;  // io thread only
     std::uint64_t send_counter = 0;
     std::uint64_t recv_counter = 0;
     TrafficStatistics traffic;
@@ -139,11 +197,15 @@ struct Pool::Impl {
   };
   using Key = std::pair<std::string, std::string>;  // (peer, id key)
 
-  explicit Impl(const PoolConfig& c) : config(c), work(asio::make_work_guard(ioc)) {
+  explicit Impl(const PoolConfig& c)
+      : config(c),
+        tls(c.tls ? detail::make_tls_context(*c.tls) : nullptr),
+        work(asio::make_work_guard(ioc)) {
     thread = std::thread([this] { ioc.run(); });
   }
 
   PoolConfig config;
+  std::unique_ptr<asio::ssl::context> tls;  // null for plain HTTP
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> work;
   std::thread thread;
@@ -154,7 +216,8 @@ struct Pool::Impl {
   std::condition_variable sends_done;
   std::vector<std::unique_ptr<Peer>> peers;
   std::map<std::string, Peer*, std::less<>> by_name;
-  std::map<std::string, Peer*, std::less<>> by_identity;  // "<ip>:<port>"
+  std::map<std::string, Peer*, std::less<>> by_identity;     // "<ip>:<port>"
+  std::map<std::string, Peer*, std::less<>> by_certificate;  // "<issuer first RDN>:<serial>"
   std::string prefix;
   std::map<Key, Body> stored;
   std::map<Key, std::shared_ptr<Waiter>> waiting;
@@ -180,6 +243,8 @@ struct Pool::Impl {
       s.total.bytes_sent += p->traffic.bytes_sent;
       s.total.messages_received += p->traffic.messages_received;
       s.total.bytes_received += p->traffic.bytes_received;
+      s.total.connections_opened += p->traffic.connections_opened;
+      s.total.tls_sessions_resumed += p->traffic.tls_sessions_resumed;
     }
     return s;
   }
@@ -196,8 +261,10 @@ struct Pool::Impl {
     return res;
   }
 
+  // `certificate` is the identity key of the client's certificate (TLS), else empty.
   http::response<http::string_body> handle(http::request<http::string_body>&& req,
-                                           const std::string& remote_ip) {
+                                           const std::string& remote_ip,
+                                           const std::string& certificate) {
     if (req.method() == http::verb::get) {
       return answer(req, http::status::ok, "Connection working (GET)");
     }
@@ -206,18 +273,28 @@ struct Pool::Impl {
     }
     auto cookie_port = server_port_cookie(req[http::field::cookie]);
     if (!cookie_port) {
-      return answer(req, http::status::bad_request, "Missing or invalid server_port cookie");
+      return answer(req, http::status::bad_request,
+                    "Missing server_port cookie: every message names its sender's server port");
     }
-    std::string identity = remote_ip + ":" + std::to_string(*cookie_port);
+    // The certificate identifies the sender when it names a peer (the cookie is then only
+    // required, as by the reference); otherwise the address and the cookie do.
+    std::string address = remote_ip + ":" + *cookie_port;
+    std::string identity;
     std::string sender;
     {
       std::lock_guard lock(mu);
-      auto it = by_identity.find(identity);
-      if (it == by_identity.end()) {
-        logger()->warn("Refused message from unknown sender {}", identity);
-        return answer(req, http::status::unauthorized, "Unknown sender " + identity);
+      auto by_cert = certificate.empty() ? by_certificate.end() : by_certificate.find(certificate);
+      if (by_cert != by_certificate.end()) {
+        identity = certificate;
+        sender = by_cert->second->name;
+      } else if (auto it = by_identity.find(address); it != by_identity.end()) {
+        identity = address;
+        sender = it->second->name;
+      } else {
+        std::string who = certificate.empty() ? address : certificate + " or " + address;
+        logger()->warn("Refused message from unknown sender {}", who);
+        return answer(req, http::status::unauthorized, "Unknown sender " + who);
       }
-      sender = it->second->name;
     }
     auto body = std::make_shared<std::string>(std::move(req.body()));
     std::optional<MessageId> id;
@@ -261,33 +338,92 @@ struct Pool::Impl {
     return answer(req, http::status::ok, "Message received");
   }
 
+  http::response<http::string_body> refusal(http::status status, std::string text) {
+    http::response<http::string_body> res{status, 11};
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    res.body() = std::move(text);
+    res.keep_alive(false);
+    res.prepare_payload();
+    return res;
+  }
+
+  // Requests on one connection, answered in order, until the client closes it or an error.
+  template <class Stream>
+  asio::awaitable<void> serve(Stream& stream, beast::flat_buffer& buffer,
+                              const std::string& remote_ip, const std::string& certificate) {
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(config.max_body_bytes);
+      beast::get_lowest_layer(stream).expires_after(config.attempt_timeout);
+      auto [read_ec, n] =
+          co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+      if (read_ec == http::error::end_of_stream || read_ec == http::error::partial_message) break;
+      if (read_ec &&
+          read_ec.category() == http::make_error_code(http::error::bad_method).category()) {
+        // Not HTTP, or too big: say so (a client that is waiting then fails clearly) and close.
+        auto res =
+            read_ec == http::error::body_limit
+                ? refusal(http::status::payload_too_large,
+                          "Message larger than " + std::to_string(config.max_body_bytes) + " bytes")
+                : refusal(http::status::bad_request, "Bad request (" + read_ec.message() + ")");
+        if (read_ec != http::error::body_limit && buffer.size() > 0 &&
+            static_cast<unsigned char>(*static_cast<const char*>(buffer.data().data())) == 0x16) {
+          logger()->warn(
+              "A TLS client at {} connected to this plain-HTTP server; it cannot be served "
+              "unless this pool is made with a TlsConfig",
+              remote_ip);
+        }
+        co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+        break;
+      }
+      if (read_ec) break;
+      auto res = handle(parser.release(), remote_ip, certificate);
+      auto [write_ec, m] =
+          co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+      if (write_ec || !res.keep_alive()) break;
+    }
+  }
+
   asio::awaitable<void> session(tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
     beast::error_code ec;
     std::string remote_ip = stream.socket().remote_endpoint(ec).address().to_string();
     beast::flat_buffer buffer;
     buffer.reserve(64 * 1024);  // an empty flat_buffer reads 512 bytes at a time
-    for (;;) {
+    if (!tls) {
+      co_await serve(stream, buffer, remote_ip, "");
+      stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+      co_return;
+    }
+    stream.expires_after(config.attempt_timeout);
+    auto [detect_ec, is_tls] =
+        co_await beast::async_detect_ssl(stream, buffer, asio::as_tuple(asio::use_awaitable));
+    if (detect_ec) co_return;
+    if (!is_tls) {
+      // A plain-HTTP client: answer it in its own protocol so that it fails clearly.
+      logger()->warn("Refused a plain-HTTP connection from {}: this server speaks HTTPS only",
+                     remote_ip);
       http::request_parser<http::string_body> parser;
       parser.body_limit(config.max_body_bytes);
-      stream.expires_after(config.attempt_timeout);
-      auto [read_ec, n] =
-          co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-      if (read_ec == http::error::body_limit) {
-        http::response<http::string_body> res{http::status::payload_too_large, 11};
-        res.body() = "Message larger than " + std::to_string(config.max_body_bytes) + " bytes";
-        res.keep_alive(false);
-        res.prepare_payload();
-        co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
-        break;
-      }
-      if (read_ec) break;
-      auto res = handle(parser.release(), remote_ip);
-      auto [write_ec, m] =
-          co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
-      if (write_ec || !res.keep_alive()) break;
+      co_await http::async_read_header(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+      auto res = refusal(http::status::bad_request,
+                         "This party serves HTTPS only: give the sending pool a TLS key, "
+                         "certificate and CA bundle");
+      co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+      stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+      co_return;
     }
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    TlsStream secure(std::move(stream), *tls);
+    auto [handshake_ec, used] = co_await secure.async_handshake(
+        asio::ssl::stream_base::server, buffer.data(), asio::as_tuple(asio::use_awaitable));
+    if (handshake_ec) {
+      logger()->warn("Refused a TLS connection from {}: {}", remote_ip,
+                     detail::explain_tls_failure(handshake_ec, secure.native_handle()));
+      co_return;
+    }
+    buffer.consume(used);
+    co_await serve(secure, buffer, remote_ip, detail::peer_identity(secure.native_handle()));
+    beast::get_lowest_layer(secure).socket().shutdown(tcp::socket::shutdown_both, ec);
   }
 
   asio::awaitable<void> accept_loop() {
@@ -362,15 +498,32 @@ struct Pool::Impl {
           conn = std::move(peer->idle.back());
           peer->idle.pop_back();
         } else {
-          conn = std::make_unique<Connection>(ioc);
-          conn->stream.expires_after(config.attempt_timeout);
-          co_await conn->stream.async_connect(peer->endpoint, asio::use_awaitable);
-          conn->stream.socket().set_option(tcp::no_delay(true));
+          conn = std::make_unique<Connection>(ioc, tls.get());
+          conn->tcp().expires_after(config.attempt_timeout);
+          co_await conn->tcp().async_connect(peer->endpoint, asio::use_awaitable);
+          conn->tcp().socket().set_option(tcp::no_delay(true));
+          if (conn->secure) {
+            prepare_client_tls(*conn->secure, peer->host, config.tls->verify_hostname,
+                               peer->tls_session.get());
+            co_await conn->secure->async_handshake(asio::ssl::stream_base::client,
+                                                   asio::use_awaitable);
+          }
+          std::lock_guard lock(mu);
+          peer->traffic.connections_opened += 1;
+          if (conn->secure && SSL_session_reused(conn->secure->native_handle()) == 1) {
+            peer->traffic.tls_sessions_resumed += 1;
+          }
         }
-        conn->stream.expires_after(config.attempt_timeout);
-        co_await http::async_write(conn->stream, req, asio::use_awaitable);
+        conn->tcp().expires_after(config.attempt_timeout);
         http::response<http::string_body> res;
-        co_await http::async_read(conn->stream, conn->buffer, res, asio::use_awaitable);
+        if (conn->secure) {
+          res = co_await exchange(*conn->secure, conn->buffer, req);
+          // A TLS 1.3 server sends its session tickets after the handshake, so the session is
+          // worth keeping only once an answer has been read.
+          if (!reused) remember_session(*peer, conn->secure->native_handle());
+        } else {
+          res = co_await exchange(*conn->plain, conn->buffer, req);
+        }
         if (res.result() == http::status::ok) {
           if (res.keep_alive()) peer->idle.push_back(std::move(conn));
           {
@@ -382,15 +535,29 @@ struct Pool::Impl {
           co_return;
         }
         last_error = "peer answered " + std::to_string(res.result_int()) + " " + res.body();
-        // Retrying cannot change these answers.
-        if (res.result() == http::status::conflict ||
+        logger()->warn("Message to {} not received: {}", peer->name, last_error);
+        // Retrying cannot change these answers: a malformed request (or a plain request to an
+        // HTTPS server), a conflicting id, a body over the peer's limit.
+        if (res.result() == http::status::bad_request || res.result() == http::status::conflict ||
             res.result() == http::status::payload_too_large) {
           ++failures;
           break;
         }
-      } catch (const std::exception& e) {
+      } catch (const boost::system::system_error& e) {
+        if (detail::is_final_tls_failure(e.code())) {
+          // Certificates and protocol mismatches do not heal by retrying (the reference raises).
+          last_error = detail::explain_tls_failure(
+              e.code(), conn && conn->secure ? conn->secure->native_handle() : nullptr);
+          settle(done, std::make_exception_ptr(DeliveryError(
+                           "cannot deliver a message to '" + peer->name + "' (" + peer->host + ":" +
+                           std::to_string(peer->port) + ") over TLS: " + last_error)));
+          co_return;
+        }
         last_error = e.what();
         // A kept-alive connection that the server closed meanwhile: reconnect at once.
+        if (reused) continue;
+      } catch (const std::exception& e) {
+        last_error = e.what();
         if (reused) continue;
       }
       ++failures;
@@ -408,6 +575,18 @@ struct Pool::Impl {
                                    peer->host + ":" + std::to_string(peer->port) + ") after " +
                                    std::to_string(failures) + " failed attempts: " + last_error)));
   }
+
+  // Keeps the session of a new TLS connection, so that the next connection to the peer resumes
+  // it (an abbreviated handshake) instead of a full one.
+  static void remember_session(Peer& peer, SSL* ssl) {
+    if (SSL_session_reused(ssl) == 1 && peer.tls_session) return;
+    SSL_SESSION* session = SSL_get1_session(ssl);
+    if (session != nullptr && SSL_SESSION_is_resumable(session) == 1) {
+      peer.tls_session.reset(session);
+    } else if (session != nullptr) {
+      SSL_SESSION_free(session);
+    }
+  }
 };
 
 void set_log_level(std::string_view level) {
@@ -424,8 +603,16 @@ Pool::~Pool() {
   }
 }
 
-std::uint16_t Pool::add_http_server(std::uint16_t port, const std::string& addr) {
+namespace {
+std::uint16_t default_port(bool tls) {
+  return tls ? 443 : 80;
+}
+}  // namespace
+
+std::uint16_t Pool::add_http_server(std::optional<std::uint16_t> requested_port,
+                                    const std::string& addr) {
   if (impl_->acceptor) throw ConfigurationError("this pool has a server already");
+  std::uint16_t port = requested_port.value_or(default_port(impl_->tls != nullptr));
   beast::error_code ec;
   auto address = asio::ip::make_address(addr, ec);
   if (ec) throw ConfigurationError("cannot serve on '" + addr + "': not an IP address");
@@ -442,7 +629,7 @@ std::uint16_t Pool::add_http_server(std::uint16_t port, const std::string& addr)
   impl_->port = acceptor.local_endpoint().port();
   impl_->acceptor.emplace(std::move(acceptor));
   asio::co_spawn(impl_->ioc, impl_->accept_loop(), asio::detached);
-  logger()->info("Serving on {}:{}", addr, impl_->port);
+  logger()->info("Serving on {}:{}{}", addr, impl_->port, impl_->tls ? " with TLS" : "");
   return impl_->port;
 }
 
@@ -450,7 +637,33 @@ std::uint16_t Pool::port() const noexcept {
   return impl_->port;
 }
 
-void Pool::add_http_client(const std::string& name, const std::string& addr, std::uint16_t port) {
+bool Pool::uses_tls() const noexcept {
+  return impl_->tls != nullptr;
+}
+
+void Pool::add_http_client(const std::string& name, const std::string& addr,
+                           std::optional<std::uint16_t> requested_port,
+                           std::optional<std::string> cert) {
+  std::uint16_t port = requested_port.value_or(default_port(impl_->tls != nullptr));
+  std::string certificate_identity;
+  if (cert) {
+    if (!impl_->tls) {
+      throw ConfigurationError("peer '" + name +
+                               "' is given a certificate, but this pool has no "
+                               "TLS: certificates identify peers only over TLS (PoolConfig::tls)");
+    }
+    CertificateInfo info = read_certificate(*cert);
+    if (!info.issuer_starts_with_cn) {
+      // The reference registers such a peer under its issuer's CN but looks arriving messages up
+      // under the issuer's first RDN, so it would refuse every message (docs/tls.md).
+      throw ConfigurationError(
+          "the certificate '" + *cert + "' of peer '" + name + "' has an issuer (" + info.issuer +
+          ") whose first RDN is not its common name; peers are identified by '<first RDN of the "
+          "issuer>:<serial>', so such a certificate cannot identify a peer: use an issuing CA "
+          "whose name starts with CN=");
+    }
+    certificate_identity = info.identity;
+  }
   tcp::resolver resolver(impl_->ioc);
   beast::error_code ec;
   auto results = resolver.resolve(addr, std::to_string(port), ec);
@@ -470,13 +683,23 @@ void Pool::add_http_client(const std::string& name, const std::string& addr, std
   peer->host = addr;
   peer->port = port;
   peer->endpoint = endpoint;
+  peer->certificate_identity = certificate_identity;
   std::string identity = endpoint.address().to_string() + ":" + std::to_string(port);
   std::lock_guard lock(impl_->mu);
   if (impl_->by_name.contains(name)) {
     throw ConfigurationError("a peer named '" + name + "' exists already");
   }
+  if (!certificate_identity.empty()) {
+    // Known by its certificate only (as the reference 4.8.1): its address no longer matters.
+    auto [it, added] = impl_->by_certificate.emplace(certificate_identity, peer.get());
+    if (!added) {
+      throw ConfigurationError("peer '" + it->second->name + "' has the certificate identity " +
+                               certificate_identity + " already; each peer needs its own");
+    }
+  } else {
+    impl_->by_identity.emplace(identity, peer.get());
+  }
   impl_->by_name.emplace(name, peer.get());
-  impl_->by_identity.emplace(identity, peer.get());
   impl_->peers.push_back(std::move(peer));
 }
 
@@ -631,6 +854,51 @@ Statistics Pool::shutdown(std::chrono::milliseconds deadline) {
         impl_->port, t.messages_sent, t.bytes_sent, t.messages_received, t.bytes_received);
   }
   return *impl_->final_statistics;
+}
+
+PingResult ping(const std::string& host, std::uint16_t port, const std::optional<TlsConfig>& tls,
+                std::chrono::milliseconds timeout) {
+  auto target = host + ":" + std::to_string(port);
+  std::unique_ptr<asio::ssl::context> context = tls ? detail::make_tls_context(*tls) : nullptr;
+  asio::io_context ioc;
+  Connection conn(ioc, context.get());
+  PingResult result;
+  http::request<http::empty_body> req{http::verb::get, "/", 11};
+  req.set(http::field::host, target);
+  req.keep_alive(false);
+  auto start = std::chrono::steady_clock::now();
+  try {
+    tcp::resolver resolver(ioc);
+    conn.tcp().expires_after(timeout);
+    conn.tcp().connect(resolver.resolve(host, std::to_string(port)));
+    http::response<http::string_body> res;
+    if (conn.secure) {
+      prepare_client_tls(*conn.secure, host, tls->verify_hostname, nullptr);
+      conn.secure->handshake(asio::ssl::stream_base::client);
+      SSL* ssl = conn.secure->native_handle();
+      result.tls_version = SSL_get_version(ssl);
+      if (X509* cert = SSL_get0_peer_certificate(ssl)) {
+        result.peer_certificate = detail::describe_certificate(cert);
+      }
+      http::write(*conn.secure, req);
+      http::read(*conn.secure, conn.buffer, res);
+    } else {
+      http::write(*conn.plain, req);
+      http::read(*conn.plain, conn.buffer, res);
+    }
+    result.status = res.result_int();
+    result.body = std::move(res.body());
+  } catch (const boost::system::system_error& e) {
+    if (detail::is_final_tls_failure(e.code())) {
+      throw DeliveryError("TLS with " + target + " failed: " +
+                          detail::explain_tls_failure(
+                              e.code(), conn.secure ? conn.secure->native_handle() : nullptr));
+    }
+    throw DeliveryError("cannot reach " + target + ": " + e.code().message());
+  }
+  result.round_trip = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - start);
+  return result;
 }
 
 }  // namespace tno::mpc::communication

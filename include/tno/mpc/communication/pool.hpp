@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "tno/mpc/communication/codec.hpp"
+#include "tno/mpc/communication/tls.hpp"
 
 namespace tno::mpc::communication {
 
@@ -47,6 +48,10 @@ struct PoolConfig {
   std::size_t max_body_bytes = std::size_t{1} << 30;
   /// Bounds on decoding received payloads.
   DecodeLimits decode_limits = {};
+  /// Mutual TLS (HTTPS) with these key, certificate and CA files; plain HTTP when empty (the
+  /// reference's default, not for production). The pool's constructor checks the files and
+  /// throws ConfigurationError naming the one that is missing, unreadable, expired or mismatched.
+  std::optional<TlsConfig> tls = std::nullopt;
 };
 
 /// Traffic with one peer, or in total. Bytes are message bodies (the packed messages).
@@ -55,6 +60,10 @@ struct TrafficStatistics {
   std::uint64_t bytes_sent = 0;
   std::uint64_t messages_received = 0;
   std::uint64_t bytes_received = 0;
+  /// Connections this pool opened to the peer (a kept-alive connection carries many messages).
+  std::uint64_t connections_opened = 0;
+  /// Of those, TLS connections that resumed an earlier session instead of a full handshake.
+  std::uint64_t tls_sessions_resumed = 0;
 };
 
 struct Statistics {
@@ -78,6 +87,22 @@ class TimeoutError : public Error {
 /// "off"). The log is spdlog's logger "tno.mpc.communication.httphandlers" on stderr, in the
 /// reference's shape: `time - logger - level - message`.
 void set_log_level(std::string_view level);
+
+/// What `ping` found at a party's server.
+struct PingResult {
+  int status = 0;    // the HTTP status of the answer to GET (200 from a live party)
+  std::string body;  // "Connection working (GET)" from a live party
+  std::chrono::microseconds round_trip{0};          // connect, handshake, GET and answer
+  std::string tls_version;                          // "TLSv1.3"; empty without TLS
+  std::optional<CertificateInfo> peer_certificate;  // the server's certificate, with TLS
+};
+
+/// The liveness check of a party's server: a GET on HOST:PORT, over TLS with `tls` (the
+/// certificate checks of a pool apply, so a deployment's certificates can be tried before a run).
+/// Throws DeliveryError when the server cannot be reached or the TLS handshake fails.
+PingResult ping(const std::string& host, std::uint16_t port,
+                const std::optional<TlsConfig>& tls = std::nullopt,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 /// A message being received (from Pool::arecv): wait for it, then get() decodes it as T.
 template <Decodable T>
@@ -117,14 +142,24 @@ class Pool {
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
-  /// Starts the server. Port 0 binds an ephemeral port. Returns the port bound.
+  /// Starts the server: HTTPS when the pool has a TlsConfig, else HTTP; the port defaults to 443
+  /// or 80 accordingly. Port 0 binds an ephemeral port. Returns the port bound.
   /// Throws ConfigurationError when the address cannot be bound, or a server exists already.
-  std::uint16_t add_http_server(std::uint16_t port = 80, const std::string& addr = "0.0.0.0");
+  std::uint16_t add_http_server(std::optional<std::uint16_t> port = std::nullopt,
+                                const std::string& addr = "0.0.0.0");
   /// The port the server listens on (0 before add_http_server).
   std::uint16_t port() const noexcept;
-  /// Adds a peer. `addr` is an IP address or a host name, resolved now. Throws
-  /// ConfigurationError when the name is taken or the address does not resolve.
-  void add_http_client(const std::string& name, const std::string& addr, std::uint16_t port = 80);
+  /// Whether this pool speaks TLS.
+  bool uses_tls() const noexcept;
+  /// Adds a peer. `addr` is an IP address or a host name, resolved now; the port defaults to 443
+  /// with TLS, else 80. With `cert` (the path of the peer's PEM certificate; TLS only) messages
+  /// from the peer are recognised by that certificate — its issuer and serial number — wherever
+  /// they come from; without it, by the peer's IP address and server port. Throws
+  /// ConfigurationError when the name or certificate is taken, the address does not resolve, or
+  /// the certificate cannot identify anyone (see CertificateInfo::issuer_starts_with_cn).
+  void add_http_client(const std::string& name, const std::string& addr,
+                       std::optional<std::uint16_t> port = std::nullopt,
+                       std::optional<std::string> cert = std::nullopt);
   /// Names of the peers, in the order they were added.
   std::vector<std::string> peers() const;
 

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,24 @@ class PoolGroup {
     for (std::size_t i = 0; i < size; ++i) {
       for (std::size_t j = 0; j < size; ++j) {
         if (i != j) pools_[i]->add_http_client(party_name(j), "127.0.0.1", pools_[j]->port());
+      }
+    }
+  }
+  /// Starts one TLS pool per entry of `tls` (its own key, certificate and CA bundle). With
+  /// `certificate_identity`, every pool knows the others by their certificates (the reference's
+  /// fixture pool_https_3p_certs_as_id); otherwise by address and port.
+  PoolGroup(const std::vector<TlsConfig>& tls, bool certificate_identity, PoolConfig config = {}) {
+    for (const auto& party : tls) {
+      config.tls = party;
+      pools_.push_back(std::make_unique<Pool>(config));
+      pools_.back()->add_http_server(0, "127.0.0.1");
+    }
+    for (std::size_t i = 0; i < tls.size(); ++i) {
+      for (std::size_t j = 0; j < tls.size(); ++j) {
+        if (i == j) continue;
+        std::optional<std::string> cert;
+        if (certificate_identity) cert = tls[j].cert;
+        pools_[i]->add_http_client(party_name(j), "127.0.0.1", pools_[j]->port(), cert);
       }
     }
   }

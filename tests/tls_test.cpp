@@ -1,0 +1,335 @@
+// Pools over mutual TLS with the certificates of scripts/make-test-certs.sh (made by the ctest
+// fixture make_test_certs): identity by certificate, and every way a handshake can be refused.
+#include <gtest/gtest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+#include <filesystem>
+#include <thread>
+
+#include "tno/mpc/communication/testing.hpp"
+
+namespace tno::mpc::communication {
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+
+struct QuietLogs : ::testing::Environment {
+  void SetUp() override { set_log_level("off"); }
+};
+const auto* const quiet_logs = ::testing::AddGlobalTestEnvironment(new QuietLogs);
+
+std::string cert_file(const std::string& name) {
+  std::string path = std::string(MPC_COMM_TEST_CERTS) + "/" + name;
+  if (!std::filesystem::exists(path)) {
+    throw std::runtime_error(path + " is missing: run scripts/make-test-certs.sh " +
+                             MPC_COMM_TEST_CERTS + " (ctest does, as the fixture make_test_certs)");
+  }
+  return path;
+}
+
+// A party of the test set: party_N, trusting the combined bundle.
+TlsConfig party(const std::string& name, const std::string& bundle = "ca-combined.crt") {
+  return TlsConfig{cert_file(name + ".pem"), cert_file(name + ".crt"), cert_file(bundle)};
+}
+
+PoolConfig with_tls(TlsConfig tls) {
+  PoolConfig config;
+  config.retry_delay = 50ms;
+  config.tls = std::move(tls);
+  return config;
+}
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(Tls, TwoPartiesTalkBothWays) {
+  testing::PoolGroup group({party("party_0"), party("party_1")}, false);
+  EXPECT_TRUE(group[0].uses_tls());
+  group[0].send("local1", std::string("Hello Bob! This is Alice speaking."));
+  EXPECT_EQ(group[1].recv<std::string>("local0"), "Hello Bob! This is Alice speaking.");
+  group[1].send("local0", 42);
+  EXPECT_EQ(group[0].recv<int>("local1"), 42);
+}
+
+class TlsGroups : public ::testing::TestWithParam<bool> {};
+
+TEST_P(TlsGroups, ThreePartiesAllToAll) {
+  bool certificate_identity = GetParam();
+  testing::PoolGroup group({party("party_0"), party("party_1"), party("party_2")},
+                           certificate_identity);
+  for (std::size_t i = 0; i < 3; ++i) {
+    group[i].broadcast(static_cast<int>(10 * i));
+  }
+  for (std::size_t i = 0; i < 3; ++i) {
+    int sum = 0;
+    for (auto& [name, value] : group[i].recv_all<int>()) sum += value;
+    EXPECT_EQ(sum, 30 - static_cast<int>(10 * i)) << "party " << i;
+  }
+}
+INSTANTIATE_TEST_SUITE_P(ByAddressAndByCertificate, TlsGroups, ::testing::Bool());
+
+TEST(Tls, CertificateIdentityIgnoresAddressAndPort) {
+  // Bob knows Alice by her certificate at an address she never uses; her messages come from
+  // 127.0.0.1 with her real port in the cookie, and from a second Alice on another port.
+  Pool bob(with_tls(party("party_1")));
+  bob.add_http_server(0, "127.0.0.1");
+  bob.add_http_client("Alice", "127.0.0.9", 1, cert_file("party_0.crt"));
+  for (int run = 0; run < 2; ++run) {
+    Pool alice(with_tls(party("party_0")));
+    alice.add_http_server(0, "127.0.0.1");
+    alice.add_http_client("Bob", "127.0.0.1", bob.port(), cert_file("party_1.crt"));
+    alice.send("Bob", run, MessageId("run" + std::to_string(run)));
+    EXPECT_EQ(bob.recv<int>("Alice", MessageId("run" + std::to_string(run))), run);
+  }
+}
+
+TEST(Tls, WithoutCertificateIdentityAnotherAddressIsRefused) {
+  // The contrast: known by address only, the same Alice at an unexpected address is unknown.
+  Pool bob(with_tls(party("party_1")));
+  bob.add_http_server(0, "127.0.0.1");
+  bob.add_http_client("Alice", "127.0.0.9", 1);
+  PoolConfig config = with_tls(party("party_0"));
+  config.max_retries = 0;
+  Pool alice(config);
+  alice.add_http_server(0, "127.0.0.1");
+  alice.add_http_client("Bob", "127.0.0.1", bob.port());
+  EXPECT_NE(error_of([&] { alice.send("Bob", 1); }).find("401"), std::string::npos);
+  EXPECT_EQ(bob.statistics().total.messages_received, 0u);
+}
+
+TEST(Tls, UntrustedServerFailsAtOnce) {
+  // Default retries (unbounded): the failure must still be final, not retried for ever.
+  Pool mallory(with_tls(party("party_untrusted", "ca-untrusted.crt")));
+  mallory.add_http_server(0, "127.0.0.1");
+  Pool alice(with_tls(party("party_0")));
+  alice.add_http_server(0, "127.0.0.1");
+  alice.add_http_client("Mallory", "127.0.0.1", mallory.port());
+  std::string error = error_of([&] { alice.send("Mallory", 1); });
+  EXPECT_NE(error.find("'Mallory'"), std::string::npos) << error;
+  EXPECT_NE(error.find("not trusted"), std::string::npos) << error;
+}
+
+TEST(Tls, UntrustedClientIsRefusedEvenWithALookalikeIdentity) {
+  // party_untrusted has the identity key of party_0 (ca-intermediate:2) from a look-alike chain;
+  // Bob, who knows Alice by that key, must refuse it on the chain.
+  Pool bob(with_tls(party("party_1")));
+  bob.add_http_server(0, "127.0.0.1");
+  bob.add_http_client("Alice", "127.0.0.1", 1, cert_file("party_0.crt"));
+  // Mallory trusts Bob (the combined bundle), but Bob does not trust Mallory.
+  Pool mallory(with_tls(party("party_untrusted")));
+  mallory.add_http_server(0, "127.0.0.1");
+  mallory.add_http_client("Bob", "127.0.0.1", bob.port());
+  EXPECT_EQ(read_certificate(cert_file("party_untrusted.crt")).identity,
+            read_certificate(cert_file("party_0.crt")).identity);
+  std::string error = error_of([&] { mallory.send("Bob", 1, MessageId("x")); });
+  EXPECT_NE(error.find("refused our certificate"), std::string::npos) << error;
+  EXPECT_EQ(bob.statistics().total.messages_received, 0u);
+}
+
+// A TLS server with any certificate (also one a Pool refuses to load), for one handshake.
+class RawTlsServer {
+ public:
+  RawTlsServer(const std::string& name)
+      : context_(ssl::context::tls), acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {
+    context_.use_certificate_chain_file(cert_file(name + ".crt"));
+    context_.use_private_key_file(cert_file(name + ".pem"), ssl::context::pem);
+    context_.load_verify_file(cert_file("ca-combined.crt"));
+    context_.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+    thread_ = std::thread([this] {
+      tcp::socket socket(ioc_);
+      acceptor_.accept(socket);
+      ssl::stream<tcp::socket> stream(std::move(socket), context_);
+      boost::system::error_code ec;
+      stream.handshake(ssl::stream_base::server, ec);
+      handshake_failed_ = static_cast<bool>(ec);
+    });
+  }
+  ~RawTlsServer() { thread_.join(); }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  bool handshake_failed() const { return handshake_failed_; }
+
+ private:
+  asio::io_context ioc_;
+  ssl::context context_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+  bool handshake_failed_ = false;
+};
+
+TEST(Tls, ExpiredServerCertificateFailsAtOnce) {
+  RawTlsServer server("party_expired");
+  Pool alice(with_tls(party("party_0")));
+  alice.add_http_client("Bob", "127.0.0.1", server.port());
+  std::string error = error_of([&] { alice.send("Bob", 1); });
+  EXPECT_NE(error.find("certificate has expired"), std::string::npos) << error;
+}
+
+TEST(Tls, ExpiredClientCertificateIsRefused) {
+  Pool bob(with_tls(party("party_1")));
+  bob.add_http_server(0, "127.0.0.1");
+  bob.add_http_client("Alice", "127.0.0.1", 1, cert_file("party_expired.crt"));
+  asio::io_context ioc;
+  ssl::context context(ssl::context::tls);
+  context.use_certificate_chain_file(cert_file("party_expired.crt"));
+  context.use_private_key_file(cert_file("party_expired.pem"), ssl::context::pem);
+  context.load_verify_file(cert_file("ca-combined.crt"));
+  ssl::stream<tcp::socket> stream(ioc, context);
+  stream.next_layer().connect({asio::ip::make_address("127.0.0.1"), bob.port()});
+  boost::system::error_code ec;
+  stream.handshake(ssl::stream_base::client, ec);
+  if (!ec) {
+    // TLS 1.3: the server judges the client's certificate after the client's handshake is done,
+    // so the refusal arrives with the first read.
+    std::string request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    asio::write(stream, asio::buffer(request), ec);
+    char byte;
+    asio::read(stream, asio::buffer(&byte, 1), ec);
+  }
+  EXPECT_TRUE(ec) << "the server answered a client with an expired certificate";
+  EXPECT_EQ(bob.statistics().total.messages_received, 0u);
+}
+
+TEST(Tls, OwnCertificateProblemsAreClearAtConstruction) {
+  auto error = [](TlsConfig tls) { return error_of([&] { Pool pool(with_tls(std::move(tls))); }); };
+  std::string expired = error(party("party_expired"));
+  EXPECT_NE(expired.find("party_expired.crt' expired on 2020-02-01"), std::string::npos) << expired;
+  TlsConfig mismatched = party("party_0");
+  mismatched.key = cert_file("other.pem");
+  std::string mismatch = error(mismatched);
+  EXPECT_NE(mismatch.find("other.pem' does not belong to the certificate"), std::string::npos)
+      << mismatch;
+  TlsConfig missing = party("party_0");
+  missing.key = "/nonexistent/key.pem";
+  std::string no_file = error(missing);
+  EXPECT_NE(no_file.find("cannot read the TLS key file '/nonexistent/key.pem'"), std::string::npos)
+      << no_file;
+  TlsConfig not_a_bundle = party("party_0");
+  not_a_bundle.ca_cert = cert_file("party_0.pem");
+  std::string bundle = error(not_a_bundle);
+  EXPECT_NE(bundle.find("CA bundle"), std::string::npos) << bundle;
+  TlsConfig not_a_cert = party("party_0");
+  not_a_cert.cert = cert_file("party_0.pem");
+  std::string cert = error(not_a_cert);
+  EXPECT_NE(cert.find("holds no PEM certificate"), std::string::npos) << cert;
+}
+
+TEST(Tls, PlainPartyAmongTlsPartiesFailsClearly) {
+  Pool secure(with_tls(party("party_0")));
+  secure.add_http_server(0, "127.0.0.1");
+  PoolConfig plain_config;
+  plain_config.retry_delay = 50ms;
+  Pool plain(plain_config);
+  plain.add_http_server(0, "127.0.0.1");
+  plain.add_http_client("Secure", "127.0.0.1", secure.port());
+  secure.add_http_client("Plain", "127.0.0.1", plain.port());
+  std::string to_secure = error_of([&] { plain.send("Secure", 1); });
+  EXPECT_NE(to_secure.find("HTTPS only"), std::string::npos) << to_secure;
+  std::string to_plain = error_of([&] { secure.send("Plain", 1); });
+  EXPECT_NE(to_plain.find("does not speak TLS"), std::string::npos) << to_plain;
+  EXPECT_EQ(secure.statistics().total.messages_received, 0u);
+  EXPECT_EQ(plain.statistics().total.messages_received, 0u);
+}
+
+TEST(Tls, ReconnectsResumeTheSession) {
+  testing::PoolGroup group({party("party_0"), party("party_1")}, true);
+  group[0].send("local1", 0);
+  // Two at once: one takes the kept-alive connection, the other opens a second one.
+  auto a = group[0].asend("local1", 1);
+  auto b = group[0].asend("local1", 2);
+  a.get();
+  b.get();
+  auto stats = group[0].statistics().peers.at("local1");
+  EXPECT_GE(stats.connections_opened, 2u);
+  EXPECT_GE(stats.tls_sessions_resumed, 1u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(group[1].recv<int>("local0"), i);
+}
+
+TEST(Tls, IdentityFollowsTheFirstRdnOfTheIssuer) {
+  CertificateInfo p0 = read_certificate(cert_file("party_0.crt"));
+  EXPECT_EQ(p0.identity, "ca-intermediate:2");
+  EXPECT_EQ(p0.subject, "CN=party_0");
+  EXPECT_TRUE(p0.issuer_starts_with_cn);
+  CertificateInfo nl = read_certificate(cert_file("party_nl.crt"));
+  EXPECT_EQ(nl.identity, "NL:7");
+  EXPECT_EQ(nl.issuer, "C=NL, O=TNO, CN=ca-nl");
+  EXPECT_FALSE(nl.issuer_starts_with_cn);
+  Pool pool(with_tls(party("party_0")));
+  std::string error =
+      error_of([&] { pool.add_http_client("NL", "127.0.0.1", 1, cert_file("party_nl.crt")); });
+  EXPECT_NE(error.find("first RDN is not its common name"), std::string::npos) << error;
+  // Two peers cannot share an identity.
+  pool.add_http_client("A", "127.0.0.1", 1, cert_file("party_1.crt"));
+  error = error_of([&] { pool.add_http_client("B", "127.0.0.1", 2, cert_file("party_1.crt")); });
+  EXPECT_NE(error.find("ca-intermediate:3 already"), std::string::npos) << error;
+}
+
+TEST(Tls, CertificateIdentityNeedsTls) {
+  Pool plain;
+  std::string error =
+      error_of([&] { plain.add_http_client("A", "127.0.0.1", 1, cert_file("party_0.crt")); });
+  EXPECT_NE(error.find("no TLS"), std::string::npos) << error;
+}
+
+TEST(Tls, DefaultPortsFollowTls) {
+  // Not bound (443 needs privileges): the client entry shows the default in errors.
+  PoolConfig config = with_tls(party("party_0"));
+  config.max_retries = 0;
+  Pool pool(config);
+  pool.add_http_client("Nobody", "127.0.0.1");
+  std::string error = error_of([&] { pool.send("Nobody", 1); });
+  EXPECT_NE(error.find("127.0.0.1:443"), std::string::npos) << error;
+}
+
+TEST(Tls, HostNameCheckWhenAsked) {
+  Pool bob(with_tls(party("party_1")));
+  std::uint16_t port = bob.add_http_server(0, "0.0.0.0");
+  TlsConfig checked = party("party_0");
+  checked.verify_hostname = true;
+  Pool alice(with_tls(checked));
+  // The certificates name localhost and 127.0.0.1, not 127.0.0.2. (Alice has no server: known
+  // by her certificate, she needs none to send.)
+  alice.add_http_client("ByName", "localhost", port);
+  alice.add_http_client("ByOtherIp", "127.0.0.2", port);
+  bob.add_http_client("Alice", "127.0.0.1", 1, cert_file("party_0.crt"));
+  alice.send("ByName", 1);
+  EXPECT_EQ(bob.recv<int>("Alice"), 1);
+  std::string error = error_of([&] { alice.send("ByOtherIp", 2); });
+  EXPECT_NE(error.find("IP address mismatch"), std::string::npos) << error;
+}
+
+TEST(Tls, PingShowsTheServersCertificate) {
+  Pool bob(with_tls(party("party_1")));
+  bob.add_http_server(0, "127.0.0.1");
+  PingResult result = ping("127.0.0.1", bob.port(), party("party_0"));
+  EXPECT_EQ(result.status, 200);
+  EXPECT_EQ(result.body, "Connection working (GET)");
+  EXPECT_EQ(result.tls_version, "TLSv1.3");
+  ASSERT_TRUE(result.peer_certificate);
+  EXPECT_EQ(result.peer_certificate->identity, "ca-intermediate:3");
+  EXPECT_GT(result.peer_certificate->not_after, std::chrono::system_clock::now());
+  // Over plain HTTP, to a TLS server: a clear refusal rather than a hang.
+  PingResult plain = ping("127.0.0.1", bob.port());
+  EXPECT_EQ(plain.status, 400);
+  EXPECT_NE(plain.body.find("HTTPS only"), std::string::npos);
+  std::string untrusted = error_of(
+      [&] { ping("127.0.0.1", bob.port(), party("party_untrusted", "ca-untrusted.crt")); });
+  EXPECT_NE(untrusted.find("not trusted"), std::string::npos) << untrusted;
+}
+
+}  // namespace
+}  // namespace tno::mpc::communication
