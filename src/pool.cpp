@@ -419,6 +419,18 @@ struct Pool::Impl {
     if (handshake_ec) {
       logger()->warn("Refused a TLS connection from {}: {}", remote_ip,
                      detail::explain_tls_failure(handshake_ec, secure.native_handle()));
+      // OpenSSL has sent its alert. Under TLS 1.3 the client finished its side of the handshake
+      // already and is sending its request; closing at once would answer that with a reset that
+      // destroys the alert before the client reads it. Half-close and drain briefly instead, so
+      // that the client learns why.
+      beast::get_lowest_layer(secure).socket().shutdown(tcp::socket::shutdown_send, ec);
+      beast::get_lowest_layer(secure).expires_after(std::chrono::seconds(2));
+      char sink[4096];
+      for (;;) {
+        auto [drain_ec, n] = co_await beast::get_lowest_layer(secure).async_read_some(
+            asio::buffer(sink), asio::as_tuple(asio::use_awaitable));
+        if (drain_ec) break;
+      }
       co_return;
     }
     buffer.consume(used);
@@ -492,6 +504,8 @@ struct Pool::Impl {
     std::string last_error;
     for (;;) {
       bool reused = !peer->idle.empty();
+      bool fresh_tls = false;  // a new TLS connection whose handshake completed
+      bool broken = false;     // the connection failed after connecting
       std::unique_ptr<Connection> conn;
       try {
         if (reused) {
@@ -507,6 +521,7 @@ struct Pool::Impl {
                                peer->tls_session.get());
             co_await conn->secure->async_handshake(asio::ssl::stream_base::client,
                                                    asio::use_awaitable);
+            fresh_tls = true;
           }
           std::lock_guard lock(mu);
           peer->traffic.connections_opened += 1;
@@ -554,13 +569,29 @@ struct Pool::Impl {
           co_return;
         }
         last_error = e.what();
+        broken = fresh_tls;
         // A kept-alive connection that the server closed meanwhile: reconnect at once.
         if (reused) continue;
       } catch (const std::exception& e) {
         last_error = e.what();
         if (reused) continue;
       }
+      if (broken) {
+        // Under TLS 1.3 a server judges our certificate after our side of the handshake is
+        // done; one that then closes at once (Python's does) resets the connection before its
+        // alert can be read. A TLS 1.2 handshake, where the judgement is part of the handshake,
+        // tells a refusal from a connection that merely broke.
+        std::string refusal = co_await probe_certificate_refusal(*peer);
+        if (!refusal.empty()) {
+          settle(done, std::make_exception_ptr(DeliveryError(
+                           "cannot deliver a message to '" + peer->name + "' (" + peer->host + ":" +
+                           std::to_string(peer->port) + ") over TLS: " + refusal)));
+          co_return;
+        }
+      }
       ++failures;
+      logger()->debug("Message to {} not delivered (attempt {}): {}", peer->name, failures,
+                      last_error);
       bool stop;
       {
         std::lock_guard lock(mu);
@@ -574,6 +605,32 @@ struct Pool::Impl {
                      DeliveryError("could not deliver a message to '" + peer->name + "' (" +
                                    peer->host + ":" + std::to_string(peer->port) + ") after " +
                                    std::to_string(failures) + " failed attempts: " + last_error)));
+  }
+
+  // A TLS 1.2 handshake with the peer: the explanation when the peer refuses our certificate in
+  // it, else empty (accepted, unreachable, or no TLS 1.2: nothing learned).
+  asio::awaitable<std::string> probe_certificate_refusal(Peer& peer) {
+    Connection probe(ioc, tls.get());
+    SSL_set_max_proto_version(probe.secure->native_handle(), TLS1_2_VERSION);
+    prepare_client_tls(*probe.secure, peer.host, config.tls->verify_hostname, nullptr);
+    probe.tcp().expires_after(config.attempt_timeout);
+    auto [connect_ec] =
+        co_await probe.tcp().async_connect(peer.endpoint, asio::as_tuple(asio::use_awaitable));
+    if (connect_ec) co_return "";
+    auto [handshake_ec] = co_await probe.secure->async_handshake(
+        asio::ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
+    if (handshake_ec && detail::is_certificate_refusal(handshake_ec)) {
+      co_return detail::explain_tls_failure(handshake_ec, probe.secure->native_handle());
+    }
+    // Python's asyncio server sends no alert at all: it drops the connection when it distrusts
+    // the certificate. Dropped again at the same point of a second handshake, that is a refusal.
+    if (handshake_ec == asio::ssl::error::stream_truncated || handshake_ec == asio::error::eof ||
+        handshake_ec == asio::error::connection_reset) {
+      co_return "it closed the connection on receiving our certificate, twice, without saying "
+                "why (a Python party does so when it does not trust a certificate): is our "
+                "certificate issued by a CA in its bundle, and valid?";
+    }
+    co_return "";
   }
 
   // Keeps the session of a new TLS connection, so that the next connection to the peer resumes

@@ -224,6 +224,11 @@ bool is_refused_certificate_reason(int reason) {
 }
 }  // namespace
 
+bool is_certificate_refusal(const boost::system::error_code& ec) {
+  return ec.category() == boost::asio::error::get_ssl_category() &&
+         is_refused_certificate_reason(reason_of(ec));
+}
+
 bool is_final_tls_failure(const boost::system::error_code& ec) {
   // Errors of the SSL category come from OpenSSL: certificates and protocol. A connection that
   // merely broke (reset, EOF, stream_truncated) is in other categories and worth retrying.

@@ -29,6 +29,9 @@ std::string peer_identity(void* ssl);
 /// (certificates, protocol mismatch), as opposed to a connection that merely broke.
 bool is_final_tls_failure(const boost::system::error_code& ec);
 
+/// Whether the peer's alert says it refused our certificate (unknown CA, bad, expired, ...).
+bool is_certificate_refusal(const boost::system::error_code& ec);
+
 /// Why a TLS connection to a peer failed, in words an operator can act on; `ssl` (SSL*, may be
 /// null) gives the certificate verification result.
 std::string explain_tls_failure(const boost::system::error_code& ec, void* ssl);

@@ -3,10 +3,13 @@
 //   mpc-comm decode [FILE|-]   one packed message (msgpack) in, neutral JSON out
 //   mpc-comm encode [FILE|-]   neutral JSON {"id": ..., "object": ...} in, packed message out
 //   mpc-comm ping HOST:PORT    the GET liveness check of a party's server, with its round trip
+//                              (over TLS: the server's certificate identity and expiry)
 //   mpc-comm echo --listen ADDR:PORT --peer NAME=HOST:PORT [--count N]
 //   mpc-comm send --listen ADDR:PORT --peer NAME=HOST:PORT [--id ID] JSON
 //   mpc-comm recv --listen ADDR:PORT --peer NAME=HOST:PORT [--id ID] [--count N]
-// Party subcommands also take --prefix and --log-level. Values are in the neutral JSON form.
+// Party subcommands also take --prefix and --log-level, and all but decode/encode take
+// --tls-key, --tls-cert, --tls-ca (mutual TLS) and, for parties, --peer-cert NAME=PATH
+// (identify the peer by its certificate). Values are in the neutral JSON form.
 //
 // Bad input gives one line on stderr naming what is wrong, and exit status 2.
 #include <CLI/CLI.hpp>
@@ -16,10 +19,6 @@
 #include <iterator>
 #include <string>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/write.hpp>
 #include <chrono>
 #include <optional>
 
@@ -82,29 +81,45 @@ std::pair<std::string, std::uint16_t> split_host_port(const std::string& text) {
   return {text.substr(0, colon), static_cast<std::uint16_t>(port)};
 }
 
-int ping(const std::string& target) {
-  auto [host, port] = split_host_port(target);
-  namespace asio = boost::asio;
-  asio::io_context ioc;
-  asio::ip::tcp::resolver resolver(ioc);
-  asio::ip::tcp::socket socket(ioc);
-  asio::connect(socket, resolver.resolve(host, std::to_string(port)));
-  std::string request = "GET / HTTP/1.1\r\nHost: " + target + "\r\nConnection: close\r\n\r\n";
-  auto start = std::chrono::steady_clock::now();
-  asio::write(socket, asio::buffer(request));
-  std::string response;
-  char chunk[1024];
-  boost::system::error_code ec;
-  while (!ec) response.append(chunk, socket.read_some(asio::buffer(chunk), ec));
-  auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
-      std::chrono::steady_clock::now() - start);
-  auto body_at = response.find("\r\n\r\n");
-  if (response.rfind("HTTP/1.1 ", 0) != 0 || body_at == std::string::npos) {
-    throw std::runtime_error(target + " did not answer HTTP");
+// --tls-key, --tls-cert, --tls-ca: all three or none.
+struct TlsOptions {
+  std::string key;
+  std::string cert;
+  std::string ca;
+
+  std::optional<mpc::TlsConfig> config() const {
+    if (key.empty() && cert.empty() && ca.empty()) return std::nullopt;
+    if (key.empty() || cert.empty() || ca.empty()) {
+      throw mpc::neutral::FormatError("give --tls-key, --tls-cert and --tls-ca together");
+    }
+    return mpc::TlsConfig{key, cert, ca};
   }
-  std::cout << target << " answered " << response.substr(9, 3) << " '"
-            << response.substr(body_at + 4) << "' in " << elapsed.count() << " us\n";
-  return response.substr(9, 3) == "200" ? 0 : 1;
+};
+
+void add_tls_options(CLI::App* cmd, TlsOptions& o) {
+  cmd->add_option("--tls-key", o.key, "this party's PEM private key (mutual TLS)");
+  cmd->add_option("--tls-cert", o.cert, "this party's PEM certificate");
+  cmd->add_option("--tls-ca", o.ca, "PEM bundle of the CAs whose parties are trusted");
+}
+
+int ping(const std::string& target, const TlsOptions& tls) {
+  auto [host, port] = split_host_port(target);
+  mpc::PingResult r = mpc::ping(host, port, tls.config());
+  std::cout << target << " answered " << r.status << " '" << r.body << "' in "
+            << r.round_trip.count() << " us";
+  if (r.peer_certificate) {
+    const auto& c = *r.peer_certificate;
+    std::cout << " over " << r.tls_version << "\n  certificate: " << c.subject << ", issued by "
+              << c.issuer << ", serial " << c.serial << "\n  identity key: " << c.identity
+              << (c.issuer_starts_with_cn ? ""
+                                          : " (the issuer does not start with CN: this "
+                                            "certificate cannot identify its party)")
+              << "\n  valid until: " << mpc::format_utc(c.not_after);
+    auto left = c.not_after - std::chrono::system_clock::now();
+    if (left < std::chrono::hours(24 * 30)) std::cout << " (expires within 30 days)";
+  }
+  std::cout << '\n';
+  return r.status == 200 ? 0 : 1;
 }
 
 // Options shared by the party subcommands.
@@ -115,6 +130,8 @@ struct PartyOptions {
   std::string log_level = "warn";
   std::optional<std::string> id;
   int count = 1;
+  TlsOptions tls;
+  std::string peer_cert;  // NAME=PATH
 };
 
 struct Party {
@@ -128,10 +145,20 @@ Party start_party(const PartyOptions& o) {
   if (eq == std::string::npos) throw mpc::neutral::FormatError("expected --peer NAME=HOST:PORT");
   std::string name = o.peer.substr(0, eq);
   auto [peer_host, peer_port] = split_host_port(o.peer.substr(eq + 1));
+  std::optional<std::string> peer_cert;
+  if (!o.peer_cert.empty()) {
+    auto cert_eq = o.peer_cert.find('=');
+    if (cert_eq == std::string::npos || o.peer_cert.substr(0, cert_eq) != name) {
+      throw mpc::neutral::FormatError("expected --peer-cert " + name + "=PATH (the --peer's name)");
+    }
+    peer_cert = o.peer_cert.substr(cert_eq + 1);
+  }
   mpc::set_log_level(o.log_level);
-  Party p{std::make_unique<mpc::Pool>(), name};
+  mpc::PoolConfig config;
+  config.tls = o.tls.config();
+  Party p{std::make_unique<mpc::Pool>(config), name};
   p.pool->add_http_server(port, addr);
-  p.pool->add_http_client(name, peer_host, peer_port);
+  p.pool->add_http_client(name, peer_host, peer_port, peer_cert);
   if (!o.prefix.empty()) p.pool->update_msg_prefix(o.prefix);
   return p;
 }
@@ -181,6 +208,9 @@ void add_party_options(CLI::App* cmd, PartyOptions& o, bool with_id) {
   cmd->add_option("--prefix", o.prefix, "message id prefix (session id)");
   cmd->add_option("--log-level", o.log_level, "trace, debug, info, warn, error or off");
   if (with_id) cmd->add_option("--id", o.id, "message id (default: the message counter)");
+  add_tls_options(cmd, o.tls);
+  cmd->add_option("--peer-cert", o.peer_cert,
+                  "NAME=PATH: identify the peer by this PEM certificate (TLS only)");
 }
 
 }  // namespace
@@ -201,6 +231,8 @@ int main(int argc, char** argv) {
   std::string ping_target;
   auto* ping_cmd = app.add_subcommand("ping", "GET a party's server and print the round trip");
   ping_cmd->add_option("target", ping_target, "HOST:PORT")->required();
+  TlsOptions ping_tls;
+  add_tls_options(ping_cmd, ping_tls);
 
   PartyOptions echo_opts;
   auto* echo_cmd = app.add_subcommand("echo", "Send every message from the peer back under its id");
@@ -223,7 +255,7 @@ int main(int argc, char** argv) {
   try {
     if (decode_cmd->parsed()) return decode(decode_path);
     if (encode_cmd->parsed()) return encode(encode_path);
-    if (ping_cmd->parsed()) return ping(ping_target);
+    if (ping_cmd->parsed()) return ping(ping_target, ping_tls);
     if (echo_cmd->parsed()) return echo(echo_opts);
     if (send_cmd->parsed()) return send(send_opts, send_json);
     if (recv_cmd->parsed()) return recv(recv_opts);
