@@ -41,17 +41,17 @@ cmake -S tests/consumer -B "$out/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$root/$
 cmake --build "$out/consumer"
 "$out/consumer/consumer"
 
-step "ASan+UBSan: codec, CLI and pool tests"
+step "ASan+UBSan: codec, CLI, pool and TLS tests"
 cmake -S . -B "$out/asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMPC_COMM_WERROR=ON \
   -DMPC_COMM_SANITIZE=address,undefined -DMPC_COMM_BUILD_EXAMPLES=OFF > /dev/null
-cmake --build "$out/asan" -j "$jobs" --target codec_tests pool_tests mpc-comm echo_client
+cmake --build "$out/asan" -j "$jobs" --target codec_tests pool_tests tls_tests mpc-comm echo_client
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir "$out/asan" --output-on-failure -j "$jobs" -L "codec|cli|pool"
 
-step "TSan: pool tests"
+step "TSan: pool and TLS tests"
 cmake -S . -B "$out/tsan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMPC_COMM_WERROR=ON \
   -DMPC_COMM_SANITIZE=thread -DMPC_COMM_BUILD_EXAMPLES=OFF > /dev/null
-cmake --build "$out/tsan" -j "$jobs" --target pool_tests
+cmake --build "$out/tsan" -j "$jobs" --target pool_tests tls_tests
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir "$out/tsan" --output-on-failure -j "$jobs" -L pool
 
 step "examples and benchmarks (one short run each; figures, not asserts)"

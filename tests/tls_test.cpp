@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <filesystem>
@@ -95,6 +96,43 @@ TEST(Tls, CertificateIdentityIgnoresAddressAndPort) {
     alice.add_http_client("Bob", "127.0.0.1", bob.port(), cert_file("party_1.crt"));
     alice.send("Bob", run, MessageId("run" + std::to_string(run)));
     EXPECT_EQ(bob.recv<int>("Alice", MessageId("run" + std::to_string(run))), run);
+  }
+}
+
+// One POST over TLS from the given source address, with party_0's certificate; the status line.
+std::string post_from(const std::string& source, std::uint16_t port, const ByteBuffer& body) {
+  asio::io_context ioc;
+  ssl::context context(ssl::context::tls);
+  context.use_certificate_chain_file(cert_file("party_0.crt"));
+  context.use_private_key_file(cert_file("party_0.pem"), ssl::context::pem);
+  context.load_verify_file(cert_file("ca-combined.crt"));
+  context.set_verify_mode(ssl::verify_peer);
+  ssl::stream<tcp::socket> stream(ioc, context);
+  stream.next_layer().open(tcp::v4());
+  stream.next_layer().bind({asio::ip::make_address(source), 0});
+  stream.next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
+  stream.handshake(ssl::stream_base::client);
+  std::string head =
+      "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: server_port=61001\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n";
+  asio::write(stream, asio::buffer(head));
+  asio::write(stream, asio::buffer(body.data(), body.size()));
+  std::string response;
+  asio::read_until(stream, asio::dynamic_buffer(response), "\r\n");
+  return response.substr(0, response.find("\r\n"));
+}
+
+TEST(Tls, CertificateIdentityHoldsWhenTheSourceAddressChanges) {
+  // Bob knows Alice at 127.0.0.1:61001 by her certificate; her requests come from 127.0.0.5 and
+  // then 127.0.0.6 (loopback addresses, as after a move behind another NAT).
+  Pool bob(with_tls(party("party_1")));
+  bob.add_http_server(0, "127.0.0.1");
+  bob.add_http_client("Alice", "127.0.0.1", 61001, cert_file("party_0.crt"));
+  for (std::string source : {"127.0.0.5", "127.0.0.6"}) {
+    EXPECT_EQ(post_from(source, bob.port(), pack_message(source, MessageId(source))),
+              "HTTP/1.1 200 OK");
+    EXPECT_EQ(bob.recv<std::string>("Alice", MessageId(source)), source);
   }
 }
 
