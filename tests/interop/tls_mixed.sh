@@ -21,8 +21,8 @@ cport=$((base + 2))
 tls() { echo --tls-key "$certs/$1.pem" --tls-cert "$certs/$1.crt" --tls-ca "$certs/${2:-ca-combined}.crt"; }
 
 # C++ -> Python: Python (party_0) knows C++ by party_1's certificate, and the reverse.
-timeout 30 "$py" "$here/tls_party.py" recv $pyport $cport "$certs/party_0.pem" "$certs/party_0.crt" \
-  "$certs/ca-combined.crt" "$certs/party_1.crt" > "$tmp/py.out" 2> "$tmp/py.log" &
+timeout 30 "$py" "$here/party.py" recv --listen $pyport --peer $cport \
+  --tls "$certs/party_0.pem" "$certs/party_0.crt" "$certs/ca-combined.crt" --peer-cert "$certs/party_1.crt" > "$tmp/py.out" 2> "$tmp/py.log" &
 pypid=$!
 timeout 30 "$tool" send --listen 127.0.0.1:$cport --peer py=127.0.0.1:$pyport $(tls party_1) \
   --peer-cert py="$certs/party_0.crt" '{"str": "hello from C++ over TLS"}' 2> "$tmp/c.log"
@@ -35,15 +35,16 @@ timeout 30 "$tool" recv --listen 127.0.0.1:$cport --peer py=127.0.0.1:$pyport $(
   --peer-cert py="$certs/party_0.crt" > "$tmp/c.out" 2> "$tmp/c.log" &
 cpid=$!
 sleep 0.5
-timeout 30 "$py" "$here/tls_party.py" send $pyport $cport "$certs/party_0.pem" "$certs/party_0.crt" \
-  "$certs/ca-combined.crt" "$certs/party_1.crt" "hello from Python over TLS" 2> "$tmp/py.log"
+timeout 30 "$py" "$here/party.py" send --listen $pyport --peer $cport \
+  --tls "$certs/party_0.pem" "$certs/party_0.crt" "$certs/ca-combined.crt" --peer-cert "$certs/party_1.crt" \
+  "hello from Python over TLS" 2> "$tmp/py.log"
 check "Python sends to C++ over TLS" $?
 wait $cpid
 check "C++ receives it" "$(grep -qx '{"str":"hello from Python over TLS"}' "$tmp/c.out"; echo $?)"
 
 # An untrusted C++ party: Python refuses it, and the C++ sender fails at once (no retries).
-timeout 30 "$py" "$here/tls_party.py" recv $pyport $cport "$certs/party_0.pem" "$certs/party_0.crt" \
-  "$certs/ca-combined.crt" "$certs/party_1.crt" > "$tmp/py.out" 2> "$tmp/py.log" &
+timeout 30 "$py" "$here/party.py" recv --listen $pyport --peer $cport \
+  --tls "$certs/party_0.pem" "$certs/party_0.crt" "$certs/ca-combined.crt" --peer-cert "$certs/party_1.crt" > "$tmp/py.out" 2> "$tmp/py.log" &
 pypid=$!
 sleep 1
 timeout 20 "$tool" send --listen 127.0.0.1:$cport --peer py=127.0.0.1:$pyport \
@@ -60,8 +61,9 @@ timeout 30 "$tool" recv --listen 127.0.0.1:$cport --peer py=127.0.0.1:$pyport $(
   --peer-cert py="$certs/party_0.crt" --log-level warn > "$tmp/c.out" 2> "$tmp/c.log" &
 cpid=$!
 sleep 0.5
-timeout 4 "$py" "$here/tls_party.py" send $pyport $cport "$certs/party_untrusted.pem" \
-  "$certs/party_untrusted.crt" "$certs/ca-combined.crt" "$certs/party_1.crt" "x" 2> "$tmp/py.log"
+timeout 4 "$py" "$here/party.py" send --listen $pyport --peer $cport \
+  --tls "$certs/party_untrusted.pem" "$certs/party_untrusted.crt" "$certs/ca-combined.crt" \
+  --peer-cert "$certs/party_1.crt" x 2> "$tmp/py.log"
 check "the Python sender is told: unknown CA" "$(grep -q 'TLSV1_ALERT_UNKNOWN_CA' "$tmp/py.log"; echo $?)"
 check "the C++ receiver logs the refusal" "$(grep -q 'Refused a TLS connection from 127.0.0.1: its certificate is not trusted' "$tmp/c.log"; echo $?)"
 check "and received nothing" "$([ ! -s "$tmp/c.out" ]; echo $?)"

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Late start across languages: a C++ party sends before the Python party is up, and the reverse;
+# the sender's retries deliver once the receiver starts.   late_start.sh PYTHON MPC_COMM BASE_PORT
+# Exits 77 (skipped) when PYTHON cannot import tno.mpc.communication.
+set -u
+py=$1
+tool=$2
+base=$3
+here=$(dirname "$0")
+"$py" -c 'import tno.mpc.communication' 2>/dev/null || {
+  echo "SKIPPED: $py cannot import tno.mpc.communication; run scripts/setup-python-ref.sh"; exit 77; }
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+check() { if [ "$2" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $1"; fi; }
+pyport=$((base + 1))
+cport=$((base + 2))
+
+# C++ first: its send retries (every second) until the Python party listens.
+timeout 40 "$tool" send --listen 127.0.0.1:$cport --peer py=127.0.0.1:$pyport '{"str": "early bird"}' \
+  2> "$tmp/c.log" &
+cpid=$!
+sleep 2.5
+check "the C++ sender is still trying" "$(kill -0 $cpid 2>/dev/null; echo $?)"
+timeout 30 "$py" "$here/party.py" recv --listen $pyport --peer $cport > "$tmp/py.out" 2> "$tmp/py.log"
+check "Python receives after starting late" "$(grep -qx 'early bird' "$tmp/py.out"; echo $?)"
+wait $cpid
+check "the C++ send completes" $?
+
+# Python first: the reference retries until the C++ party listens.
+timeout 40 "$py" "$here/party.py" send --listen $pyport --peer $cport "late reader" 2> "$tmp/py.log" &
+pypid=$!
+sleep 2.5
+check "the Python sender is still trying" "$(kill -0 $pypid 2>/dev/null; echo $?)"
+timeout 30 "$tool" recv --listen 127.0.0.1:$cport --peer py=127.0.0.1:$pyport > "$tmp/c.out" 2> "$tmp/c.log"
+check "C++ receives after starting late" "$(grep -qx '{"str":"late reader"}' "$tmp/c.out"; echo $?)"
+wait $pypid
+check "the Python send completes" $?
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
