@@ -1,0 +1,144 @@
+# A conversation between the real tno.mpc.communication and a C++ party (tests/interop/
+# cpp_peer.cpp) over the network, covering every value kind both ways:
+#   suite.py CPP_PEER VECTORS_DIR BASE_PORT
+# Every value (each vector of ../shared/vectors, random big integers, deep nesting, unicode keys,
+# a 64 MiB payload, ...) goes Python -> C++ -> Python and must come back as Python itself would
+# unpack it; a custom class round-trips through the C++ class registered under the same name;
+# custom ids, integer ids, prefixes and out-of-order ids line up across the languages.
+# Exits 77 (skipped) when the package cannot be imported.
+import asyncio
+import glob
+import math
+import os
+import random
+import subprocess
+import sys
+
+try:
+    import numpy as np
+    from tno.mpc.communication import Pool
+    from tno.mpc.communication.serialization import Serialization
+except ImportError as e:
+    print(f"SKIPPED: the Python reference is not installed ({e}); run scripts/setup-python-ref.sh")
+    sys.exit(77)
+
+
+class Point:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def serialize(self, **kwargs):
+        return {"x": self.x, "y": self.y}
+
+    @staticmethod
+    def deserialize(obj, **kwargs):
+        return Point(obj["x"], obj["y"])
+
+    def __eq__(self, other):
+        return isinstance(other, Point) and (self.x, self.y) == (other.x, other.y)
+
+    def __repr__(self):
+        return f"Point({self.x}, {self.y})"
+
+
+Serialization.register_class(Point, check_annotations=False)
+
+
+def same(a, b):
+    """Equal values of equal types (NaN equals NaN, -0.0 differs from 0.0)."""
+    if isinstance(a, float) and isinstance(b, float):
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return a == b and math.copysign(1, a) == math.copysign(1, b)
+    if isinstance(a, np.ndarray):
+        return (isinstance(b, np.ndarray) and a.shape == b.shape
+                and all(same(x, y) for x, y in zip(a.flat, b.flat)))
+    if isinstance(a, (list, tuple)):
+        return type(a) == type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    return type(a) == type(b) and a == b
+
+
+def values(vectors_dir):
+    """(name, value) pairs: the vectors as the reference unpacks them, and more."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(vectors_dir, "*.msgpack"))):
+        try:
+            _, obj = Serialization.unpack(open(path, "rb").read())
+        except Exception:  # dict_non_str_keys_opt needs a non-default option
+            continue
+        out.append((os.path.basename(path)[:-8], obj))
+    rng = random.Random(20261124)
+    for i in range(40):
+        bits = rng.choice([63, 64, 65, 127, 128, 129, 1024, 2048, 4096, 10000])
+        out.append((f"random_int_{i}", rng.getrandbits(bits) * rng.choice([1, -1])))
+    out.append(("bigints_1000x2048", [rng.getrandbits(2048) for _ in range(1000)]))
+    deep = "bottom"
+    for _ in range(200):
+        deep = [deep]
+    out.append(("nesting_200", deep))
+    out.append(("deep_dicts", {"a": {"b": {"c": {"d": [({"e": (1, 2.5)},)]}}}}))
+    out.append(("unicode_keys", {"ключ": 1, "鍵": [1, 2], "🔑": {"ü": "ß"}, "": None}))
+    out.append(("floats_100000", np.linspace(-1, 1, 100000)))
+    out.append(("payload_64MiB", os.urandom(64 << 20)))
+    return out
+
+
+async def main(cpp_peer, vectors_dir, base):
+    py_port, cpp_port = base + 1, base + 2
+    peer = subprocess.Popen([cpp_peer, str(cpp_port), str(py_port)])
+    pool = Pool()
+    pool.add_http_server(addr="127.0.0.1", port=py_port)
+    pool.add_http_client("cpp", addr="127.0.0.1", port=cpp_port)
+    failures = []
+
+    def check(ok, what):
+        if not ok:
+            failures.append(what)
+            print("FAIL:", what, flush=True)
+
+    try:
+        # 1. Echo of every value.
+        items = values(vectors_dir)
+        await pool.send("cpp", len(items), "count")
+        for name, obj in items:
+            await pool.send("cpp", obj)
+            echoed = await pool.recv("cpp")
+            # What Python itself makes of the value after one trip through the wire.
+            expected = Serialization.unpack(Serialization.pack(obj, "x", use_pickle=False))[1]
+            check(same(expected, echoed), f"echo of {name}")
+        print(f"echo: {len(items)} values Python -> C++ -> Python", flush=True)
+
+        # 2. The custom class, through the C++ class of the same name.
+        await pool.send("cpp", Point(3, 4), "point")
+        check(await pool.recv("cpp", "point-back") == Point(4, 8), "Point changed by C++")
+        check(await pool.recv("cpp", "points") == [Point(1, 2), Point(-5, 2**40)],
+              "a list of C++ Points")
+
+        # 3. Custom ids: unicode in, an integer id out.
+        await pool.send("cpp", "héllo", "custom-α")
+        check(await pool.recv("cpp", 7) == "héllo!", "reply under the integer id 7")
+
+        # 4. A prefix on both sides.
+        pool.update_msg_prefix("s1-")
+        await pool.send("cpp", (1, "two", 3.0))
+        check(same(await pool.recv("cpp"), (1, "two", 3.0)), "default ids with a prefix")
+        await pool.send("cpp", "named", "named")
+        check(await pool.recv("cpp", "named") == "named", "an explicit id with a prefix")
+
+        # 5. Out of order.
+        pool.update_msg_prefix(None)
+        await pool.send("cpp", "B", "b")
+        await pool.send("cpp", "A", "a")
+        check(await pool.recv("cpp", "ab") == "AB", "ids received out of order")
+    finally:
+        await pool.shutdown()
+    rc = peer.wait(timeout=60)
+    check(rc == 0, f"cpp_peer exit status {rc}")
+    print(f"{len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]))))
