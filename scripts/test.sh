@@ -24,11 +24,13 @@ echo "formatted: ${#sources[@]} files"
 
 step "the Python reference, for the interop tests"
 ./scripts/setup-python-ref.sh "$out/pyref"
+./scripts/setup-python-ref.sh "$out/pyref5" 5.0.4
 
 step "build (-Werror)"
 cmake -S . -B "$out/main" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPC_COMM_WERROR=ON \
   -DMPC_COMM_BUILD_BENCHMARKS=ON -DCMAKE_INSTALL_PREFIX="$root/$out/prefix" \
-  -DMPC_COMM_PYTHON="$root/$out/pyref/bin/python" > /dev/null
+  -DMPC_COMM_PYTHON="$root/$out/pyref/bin/python" -DMPC_COMM_PYTHON5="$root/$out/pyref5/bin/python" \
+  > /dev/null
 cmake --build "$out/main" -j "$jobs"
 
 step "tests"

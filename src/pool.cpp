@@ -301,8 +301,19 @@ struct Pool::Impl {
     try {
       // One validating pass over the payload: its structure, not its values (decoded in recv).
       Reader r(as_bytes(*body), config.decode_limits);
-      id = detail::read_envelope(
-          r, [](Reader& reader, void*) { reader.skip(); }, nullptr);
+      if (config.wire_format == WireFormat::v5) {
+        id = detail::read_envelope(
+            r,
+            [](Reader& reader, void*) {
+              Reader inner(detail::read_wrapped_payload(reader), reader.limits());
+              inner.skip();
+              if (!inner.at_end()) inner.fail("trailing bytes after the wrapped object");
+            },
+            nullptr);
+      } else {
+        id = detail::read_envelope(
+            r, [](Reader& reader, void*) { reader.skip(); }, nullptr);
+      }
       if (!r.at_end()) r.fail("trailing bytes after the message");
     } catch (const SerializationError& e) {
       logger()->warn("Refused undecodable message from {}: {}", sender, e.what());
@@ -664,6 +675,12 @@ namespace {
 std::uint16_t default_port(bool tls) {
   return tls ? 443 : 80;
 }
+
+// The id of a message sent or received without one: the peer's counter, as an int (4.x) or as
+// its decimal str (5.x).
+MessageId default_id(std::int64_t counter, WireFormat format) {
+  return format == WireFormat::v5 ? MessageId(std::to_string(counter)) : MessageId(counter);
+}
 }  // namespace
 
 std::uint16_t Pool::add_http_server(std::optional<std::uint16_t> requested_port,
@@ -771,7 +788,7 @@ MessageId Pool::next_send_id(const std::string& peer, const std::optional<Messag
   std::lock_guard lock(impl_->mu);
   auto& p = impl_->peer(peer);
   auto counter = static_cast<std::int64_t>(p.send_counter++);
-  MessageId out = id ? *id : MessageId(counter);
+  MessageId out = id ? *id : default_id(counter, config_.wire_format);
   return impl_->prefix.empty() ? out : out.with_prefix(impl_->prefix);
 }
 
@@ -829,7 +846,7 @@ std::future<Pool::Body> Pool::start_receive(const std::string& peer,
     std::lock_guard lock(impl_->mu);
     auto& p = impl_->peer(peer);
     auto counter = static_cast<std::int64_t>(p.recv_counter++);
-    MessageId wire_id = id ? *id : MessageId(counter);
+    MessageId wire_id = id ? *id : default_id(counter, config_.wire_format);
     if (!impl_->prefix.empty()) wire_id = wire_id.with_prefix(impl_->prefix);
     Impl::Key key{peer, id_key(wire_id)};
     if (key_out != nullptr) *key_out = key.second;

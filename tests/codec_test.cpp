@@ -293,6 +293,34 @@ TEST(Envelope, PacksObjectThenIdLikeTheReference) {
   EXPECT_TRUE(m.id.is_int());
 }
 
+TEST(Envelope, Python5WrapsThePayloadInABin) {
+  // Bytes of tno.mpc.communication 5.0.4's DefaultPacker().pack(obj, id), captured with it.
+  using test::from_hex;
+  auto v5 = [](const auto& object, const std::string& id) {
+    return pack_message(object, MessageId(id), {}, WireFormat::v5).to_bytes();
+  };
+  EXPECT_EQ(v5(std::string("hi"), "x"), from_hex("82a66f626a656374c403a26869a26964a178"));
+  EXPECT_EQ(v5(BigInt::from_string("1180591620717411303424"), "3"),
+            from_hex("82a66f626a656374c41a82a474797065a3696e74a464617461c409000000000000000040"
+                     "a26964a133"));
+  // The bin header is the smallest form for the payload: bin8, bin16 and bin32.
+  for (std::size_t n : {std::size_t{10}, std::size_t{300}, std::size_t{70000}}) {
+    Bytes payload(n, std::byte{7});
+    auto packed = pack_message(payload, MessageId("x"), {}, WireFormat::v5);
+    auto back = unpack_message<Bytes>(packed.view(), {}, {}, WireFormat::v5);
+    EXPECT_EQ(back.object, payload);
+    auto inner_header = std::to_integer<int>(packed.data()[8]);
+    EXPECT_EQ(inner_header, n + 2 <= 0xff ? 0xc4 : n + 3 <= 0xffff ? 0xc5 : 0xc6) << n;
+  }
+  // A 4.x message is not a 5.x one, and the reverse: each side says so.
+  auto v4 = pack_message(std::string("hi"), MessageId("x"));
+  EXPECT_THROW(unpack_message<std::string>(v4.view(), {}, {}, WireFormat::v5), DecodeError);
+  EXPECT_THROW(unpack_message<std::string>(
+                   as_bytes(std::string_view("\x82\xa6object\xc4\x03\xa2hi\xa2id\xa1x")), {}, {},
+                   WireFormat::v4),
+               TypeMismatchError);
+}
+
 TEST(Envelope, AcceptsKeysInAnyOrderAndIgnoresOthers) {
   ByteBuffer b;
   Writer w(b);

@@ -1,6 +1,7 @@
 // The C++ side of the cross-language conversation driven by tests/interop/suite.py (which runs
-// the real Python package): cpp_peer LISTEN_PORT PEER_PORT. Every step mirrors one in suite.py;
-// the peer is called "py". Exits 1 with the reason on stderr when something is not as expected.
+// the real Python package): cpp_peer LISTEN_PORT PEER_PORT [v5] (v5: with suite5.py and 5.x). Every
+// step mirrors one in suite.py; the peer is called "py". Exits 1 with the reason on stderr when
+// something is not as expected.
 #include <cstdint>
 #include <iostream>
 #include <map>
@@ -29,14 +30,18 @@ void expect(bool ok, const std::string& what) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::cerr << "usage: cpp_peer LISTEN_PORT PEER_PORT\n";
+  if (argc != 3 && argc != 4) {
+    std::cerr << "usage: cpp_peer LISTEN_PORT PEER_PORT [v5]\n";
     return 2;
   }
+  // v5: the conversation of suite5.py, with a 5.x party (its message format; no prefix step).
+  const bool v5 = argc == 4 && std::string(argv[3]) == "v5";
   try {
     mpc::set_log_level("warn");
     mpc::Serialization::register_class<Point>();
-    mpc::Pool pool;
+    mpc::PoolConfig config;
+    if (v5) config.wire_format = mpc::WireFormat::v5;
+    mpc::Pool pool(config);
     pool.add_http_server(static_cast<std::uint16_t>(std::stoi(argv[1])), "127.0.0.1");
     pool.add_http_client("py", "127.0.0.1", static_cast<std::uint16_t>(std::stoi(argv[2])));
 
@@ -55,17 +60,20 @@ int main(int argc, char** argv) {
 
     // 3. Custom ids: a unicode string id in, an integer id out.
     auto text = pool.recv<std::string>("py", mpc::MessageId("custom-\xce\xb1"));
-    pool.send("py", text + "!", mpc::MessageId(std::int64_t{7}));
+    pool.send("py", text + "!", v5 ? mpc::MessageId("7") : mpc::MessageId(std::int64_t{7}));
 
-    // 4. A prefix on both sides (a session id): default counters become "s1-<n>".
-    pool.update_msg_prefix("s1-");
-    mpc::Value v = pool.recv("py");
-    pool.send("py", v);
-    auto named = pool.recv<std::string>("py", mpc::MessageId("named"));
-    pool.send("py", named, mpc::MessageId("named"));
+    // 4. A prefix on both sides (a session id): default counters become "s1-<n>". (5.x has no
+    // prefixes.)
+    if (!v5) {
+      pool.update_msg_prefix("s1-");
+      mpc::Value v = pool.recv("py");
+      pool.send("py", v);
+      auto named = pool.recv<std::string>("py", mpc::MessageId("named"));
+      pool.send("py", named, mpc::MessageId("named"));
+      pool.update_msg_prefix("");
+    }
 
     // 5. Out of order: Python sends ids "b" then "a"; we ask for "a" first.
-    pool.update_msg_prefix("");
     auto a = pool.recv<std::string>("py", mpc::MessageId("a"));
     auto b = pool.recv<std::string>("py", mpc::MessageId("b"));
     pool.send("py", a + b, mpc::MessageId("ab"));

@@ -41,6 +41,7 @@ struct PoolAccess {
     pool.receive_bytes_then(peer, id, std::move(done));
   }
   static const DecodeLimits& limits(const Pool& pool) { return pool.config_.decode_limits; }
+  static WireFormat wire_format(const Pool& pool) { return pool.config_.wire_format; }
 };
 
 // Holds a completion handler and keeps its executor busy until the handler has run.
@@ -62,7 +63,8 @@ auto async_send(Pool& pool, std::string_view peer, const T& object,
   std::string name(peer);
   MessageId wire_id = detail::PoolAccess::next_send_id(pool, name, id);
   auto body = std::make_shared<ByteBuffer>();
-  pack_message(*body, object, wire_id, SerializationContext{"", name});
+  pack_message(*body, object, wire_id, SerializationContext{"", name},
+               detail::PoolAccess::wire_format(pool));
   return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
       [&pool, name, body](auto handler) {
         using H = std::decay_t<decltype(handler)>;
@@ -87,20 +89,22 @@ auto async_recv(Pool& pool, std::string_view peer, std::optional<MessageId> id =
                 "async_recv needs a default-constructible T; receive a Value and convert it");
   std::string name(peer);
   DecodeLimits limits = detail::PoolAccess::limits(pool);
+  WireFormat format = detail::PoolAccess::wire_format(pool);
   return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, T)>(
-      [&pool, name, id, limits](auto handler) {
+      [&pool, name, id, limits, format](auto handler) {
         using H = std::decay_t<decltype(handler)>;
         auto pending = std::make_shared<detail::PendingHandler<H>>(std::move(handler));
         detail::PoolAccess::receive(
-            pool, name, id, [pending, name, limits](std::exception_ptr error, Pool::Body body) {
+            pool, name, id,
+            [pending, name, limits, format](std::exception_ptr error, Pool::Body body) {
               auto executor = boost::asio::get_associated_executor(pending->handler);
-              boost::asio::post(executor, [pending, name, limits, error, body]() mutable {
+              boost::asio::post(executor, [pending, name, limits, format, error, body]() mutable {
                 T value{};
                 if (!error) {
                   try {
-                    value =
-                        unpack_message<T>(as_bytes(*body), limits, SerializationContext{name, ""})
-                            .object;
+                    value = unpack_message<T>(as_bytes(*body), limits,
+                                              SerializationContext{name, ""}, format)
+                                .object;
                   } catch (...) {
                     error = std::current_exception();
                   }

@@ -625,31 +625,52 @@ struct Message {
   MessageId id;
 };
 
+/// The message format of a major version of the Python package. 4.x (the seed's, the default)
+/// puts the payload itself in the envelope: {"object": payload, "id": id}. 5.x packs the payload
+/// first and puts those bytes in the envelope as a bin, {"object": bin(msgpack(payload)), "id":
+/// id}, and its default ids are strs ("0", "1", ...). The two cannot be told apart on the wire
+/// (a 4.x bytes payload looks like a 5.x envelope), so a pool talks one of them.
+enum class WireFormat { v4, v5 };
+
 namespace detail {
 void write_envelope_key(Writer& w, std::string_view key);
 /// Walks the envelope map: calls `on_object` at the "object" value (which must consume it) and
 /// returns the id. Throws DecodeError when a key is missing, repeated or not a str.
 MessageId read_envelope(Reader& r, void (*on_object)(Reader&, void*), void* state);
+/// 5.x: reserves room for a bin header before the payload is encoded in place behind it, then
+/// writes the smallest header for the payload's size (moving a small payload back).
+std::size_t begin_bin_wrap(Writer& w);
+void end_bin_wrap(Writer& w, std::size_t at);
+/// 5.x: the bytes of a wrapped payload, checked to be a bin.
+std::span<const std::byte> read_wrapped_payload(Reader& r);
 }  // namespace detail
 
 /// Packs `object` under `id` exactly as the reference's Serialization.pack does: a map
-/// {"object": object, "id": id}. This is the whole POST body of a message.
+/// {"object": object, "id": id}. This is the whole POST body of a message. With
+/// WireFormat::v5, the payload goes in as a bin, as the 5.x package packs it.
 template <Encodable T>
 void pack_message(ByteBuffer& out, const T& object, const MessageId& id,
-                  const SerializationContext& context = {}) {
+                  const SerializationContext& context = {}, WireFormat format = WireFormat::v4) {
   Writer w(out, context);
   w.write_map_header(2);
   detail::write_envelope_key(w, "object");
-  encode_to(w, object);
+  if (format == WireFormat::v5) {
+    std::size_t at = detail::begin_bin_wrap(w);
+    encode_to(w, object);
+    detail::end_bin_wrap(w, at);
+  } else {
+    encode_to(w, object);
+  }
   detail::write_envelope_key(w, "id");
   encode_to(w, id);
 }
 
 template <Encodable T>
 ByteBuffer pack_message(const T& object, const MessageId& id,
-                        const SerializationContext& context = {}) {
+                        const SerializationContext& context = {},
+                        WireFormat format = WireFormat::v4) {
   ByteBuffer out;
-  pack_message(out, object, id, context);
+  pack_message(out, object, id, context, format);
   return out;
 }
 
@@ -657,17 +678,28 @@ ByteBuffer pack_message(const T& object, const MessageId& id,
 /// order; other keys are ignored, like the reference does.
 template <Decodable T = Value>
 Message<T> unpack_message(std::span<const std::byte> bytes, const DecodeLimits& limits = {},
-                          const SerializationContext& context = {}) {
+                          const SerializationContext& context = {},
+                          WireFormat format = WireFormat::v4) {
+  struct State {
+    std::optional<T> object;
+    WireFormat format;
+  } state{std::nullopt, format};
   Reader r(bytes, limits, context);
-  std::optional<T> object;
   MessageId id = detail::read_envelope(
       r,
-      [](Reader& reader, void* state) {
-        static_cast<std::optional<T>*>(state)->emplace(decode_from<T>(reader));
+      [](Reader& reader, void* opaque) {
+        auto& st = *static_cast<State*>(opaque);
+        if (st.format == WireFormat::v5) {
+          Reader inner(detail::read_wrapped_payload(reader), reader.limits(), reader.context());
+          st.object.emplace(decode_from<T>(inner));
+          if (!inner.at_end()) inner.fail("trailing bytes after the wrapped object");
+        } else {
+          st.object.emplace(decode_from<T>(reader));
+        }
       },
-      &object);
+      &state);
   if (!r.at_end()) r.fail("trailing bytes after the message");
-  return Message<T>{std::move(*object), std::move(id)};
+  return Message<T>{std::move(*state.object), std::move(id)};
 }
 
 template <class T>

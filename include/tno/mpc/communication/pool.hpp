@@ -48,6 +48,10 @@ struct PoolConfig {
   std::size_t max_body_bytes = std::size_t{1} << 30;
   /// Bounds on decoding received payloads.
   DecodeLimits decode_limits = {};
+  /// The message format of the Python package the other parties run: 4.x (the seed's, default)
+  /// or 5.x, whose envelope wraps the payload in a bin and whose default ids are strs. Every
+  /// party of a pool must use the same one; see docs/python-5.md.
+  WireFormat wire_format = WireFormat::v4;
   /// Mutual TLS (HTTPS) with these key, certificate and CA files; plain HTTP when empty (the
   /// reference's default, not for production). The pool's constructor checks the files and
   /// throws ConfigurationError naming the one that is missing, unreadable, expired or mismatched.
@@ -109,8 +113,9 @@ template <Decodable T>
 class PendingMessage {
  public:
   using Body = std::shared_ptr<const std::string>;
-  PendingMessage(std::future<Body> body, std::string peer, DecodeLimits limits)
-      : body_(std::move(body)), peer_(std::move(peer)), limits_(limits) {}
+  PendingMessage(std::future<Body> body, std::string peer, DecodeLimits limits,
+                 WireFormat format = WireFormat::v4)
+      : body_(std::move(body)), peer_(std::move(peer)), limits_(limits), format_(format) {}
 
   /// Whether the message has arrived (get() will not block).
   bool ready() const {
@@ -125,13 +130,15 @@ class PendingMessage {
   /// Waits for the message and decodes it; call once. Throws what recv() throws.
   T get() {
     Body body = body_.get();
-    return unpack_message<T>(as_bytes(*body), limits_, SerializationContext{peer_, ""}).object;
+    return unpack_message<T>(as_bytes(*body), limits_, SerializationContext{peer_, ""}, format_)
+        .object;
   }
 
  private:
   std::future<Body> body_;
   std::string peer_;
   DecodeLimits limits_;
+  WireFormat format_;
 };
 
 class Pool {
@@ -177,7 +184,7 @@ class Pool {
     std::string name(peer);
     MessageId wire_id = next_send_id(name, id);
     auto body = std::make_shared<ByteBuffer>();
-    pack_message(*body, object, wire_id, SerializationContext{"", name});
+    pack_message(*body, object, wire_id, SerializationContext{"", name}, config_.wire_format);
     return send_bytes(name, std::move(body));
   }
   /// Sends one encoding of `object` to every peer (or to `to`), each under its own counter or `id`.
@@ -200,7 +207,11 @@ class Pool {
       Writer w(*body);
       w.write_map_header(2);
       w.write_str("object");
-      w.write_raw(payload.view());
+      if (config_.wire_format == WireFormat::v5) {
+        w.write_bin(payload.view());  // 5.x: the packed payload, as a bin
+      } else {
+        w.write_raw(payload.view());
+      }
       w.write_str("id");
       encode_to(w, wire_id);
       done.push_back(send_bytes(name, std::move(body)));
@@ -215,7 +226,8 @@ class Pool {
          std::optional<std::chrono::milliseconds> timeout = std::nullopt) {
     std::string name(peer);
     auto raw = receive_bytes(name, id, timeout);
-    return unpack_message<T>(as_bytes(*raw), config_.decode_limits, SerializationContext{name, ""})
+    return unpack_message<T>(as_bytes(*raw), config_.decode_limits, SerializationContext{name, ""},
+                             config_.wire_format)
         .object;
   }
   /// Returns at once (the receive counter moves now); the handle yields what recv() would.
@@ -223,7 +235,8 @@ class Pool {
   PendingMessage<T> arecv(std::string_view peer, std::optional<MessageId> id = std::nullopt) {
     std::string name(peer);
     auto raw = receive_bytes_async(name, id);
-    return PendingMessage<T>(std::move(raw), std::move(name), config_.decode_limits);
+    return PendingMessage<T>(std::move(raw), std::move(name), config_.decode_limits,
+                             config_.wire_format);
   }
   /// recv() from every peer (or from `from`), in peer order.
   template <Decodable T = Value>
