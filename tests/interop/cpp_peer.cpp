@@ -8,6 +8,11 @@
 #include <string>
 #include <vector>
 
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "neutral_json.hpp"
 #include "tno/mpc/communication/pool.hpp"
 
 namespace mpc = tno::mpc::communication;
@@ -27,18 +32,38 @@ namespace {
 void expect(bool ok, const std::string& what) {
   if (!ok) throw std::runtime_error("cpp_peer: " + what);
 }
+
+// The expected values of the vectors, in the order suite.py sends them (by file name), without
+// the one the reference cannot unpack with its default option.
+std::vector<std::pair<std::string, mpc::Value>> expected_vectors(const std::string& dir) {
+  std::ifstream in(dir + "/vectors.json");
+  auto manifest = nlohmann::json::parse(in);
+  std::vector<std::pair<std::string, mpc::Value>> out;
+  for (const char* list : {"vectors", "non_default_vectors"}) {
+    for (const auto& v : manifest[list]) {
+      if (v["name"] == "dict_non_str_keys_opt") continue;
+      out.emplace_back(v["file"], mpc::neutral::to_value(v["expected"]));
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3 && argc != 4) {
-    std::cerr << "usage: cpp_peer LISTEN_PORT PEER_PORT [v5]\n";
+  if (argc != 4 && argc != 5) {
+    std::cerr << "usage: cpp_peer LISTEN_PORT PEER_PORT v4|v5 [VECTORS_DIR]\n";
     return 2;
   }
   // v5: the conversation of suite5.py, with a 5.x party (its message format; no prefix step).
-  const bool v5 = argc == 4 && std::string(argv[3]) == "v5";
+  const bool v5 = std::string(argv[3]) == "v5";
+  // With the vectors: the first values received must be the vectors' expected values.
+  std::vector<std::pair<std::string, mpc::Value>> expected;
+  if (argc == 5) expected = expected_vectors(argv[4]);
   try {
     mpc::set_log_level("warn");
     mpc::Serialization::register_class<Point>();
+    std::size_t mismatches = 0;
     mpc::PoolConfig config;
     if (v5) config.wire_format = mpc::WireFormat::v5;
     mpc::Pool pool(config);
@@ -49,7 +74,17 @@ int main(int argc, char** argv) {
     auto count = pool.recv<std::int64_t>("py", mpc::MessageId("count"));
     for (std::int64_t i = 0; i < count; ++i) {
       mpc::Value v = pool.recv("py");
+      auto at = static_cast<std::size_t>(i);
+      if (at < expected.size() && !(v == expected[at].second)) {
+        std::cerr << "cpp_peer: " << expected[at].first << " arrived as " << v << ", expected "
+                  << expected[at].second << '\n';
+        mismatches += 1;
+      }
       pool.send("py", v);
+    }
+    if (!expected.empty()) {
+      std::cout << "cpp_peer: " << expected.size() - mismatches << " of " << expected.size()
+                << " vectors arrived as their expected values" << std::endl;
     }
 
     // 2. A custom class on both sides: decoded into the C++ Point, changed, sent back.
@@ -82,6 +117,7 @@ int main(int argc, char** argv) {
     std::cout << "cpp_peer: received " << stats.total.messages_received << " messages ("
               << stats.total.bytes_received << " bytes), sent " << stats.total.messages_sent
               << std::endl;
+    if (mismatches > 0) return 1;
   } catch (const std::exception& e) {
     std::cerr << e.what() << '\n';
     return 1;

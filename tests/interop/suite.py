@@ -87,7 +87,7 @@ def values(vectors_dir):
 
 async def main(cpp_peer, vectors_dir, base):
     py_port, cpp_port = base + 1, base + 2
-    peer = subprocess.Popen([cpp_peer, str(cpp_port), str(py_port)])
+    peer = subprocess.Popen([cpp_peer, str(cpp_port), str(py_port), "v4", vectors_dir])
     pool = Pool()
     pool.add_http_server(addr="127.0.0.1", port=py_port)
     pool.add_http_client("cpp", addr="127.0.0.1", port=cpp_port)
