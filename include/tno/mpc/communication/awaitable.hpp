@@ -71,6 +71,9 @@ auto async_send(Pool& pool, std::string_view peer, const T& object,
         auto pending = std::make_shared<detail::PendingHandler<H>>(std::move(handler));
         detail::PoolAccess::send(pool, name, body, [pending](std::exception_ptr error) {
           auto executor = boost::asio::get_associated_executor(pending->handler);
+          // Until post() has returned, the handler may already have run on another thread and
+          // its context be destroyed; this guard keeps the context running until then.
+          auto posting = boost::asio::make_work_guard(executor);
           boost::asio::post(executor, [pending, error]() mutable {
             std::move(pending->handler)(error);
             pending->work.reset();
@@ -98,6 +101,7 @@ auto async_recv(Pool& pool, std::string_view peer, std::optional<MessageId> id =
             pool, name, id,
             [pending, name, limits, format](std::exception_ptr error, Pool::Body body) {
               auto executor = boost::asio::get_associated_executor(pending->handler);
+              auto posting = boost::asio::make_work_guard(executor);  // see async_send
               boost::asio::post(executor, [pending, name, limits, format, error, body]() mutable {
                 T value{};
                 if (!error) {
