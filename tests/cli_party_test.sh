@@ -34,6 +34,22 @@ check "echo sends every message back" $?
 wait $echo_pid
 check "echo stops after --count" $?
 
+# bench against echo: round trips and one-way, with the JSON keys the benchmark script reads.
+timeout 30 "$tool" echo --listen "$c" --peer bench="$a" --count 50 > /dev/null 2>&1 &
+timeout 30 "$tool" bench --listen "$a" --peer echo="$c" --size 1000 --count 50 --inflight 4 --json > "$tmp/bench.json"
+check "bench exits 0" $?
+for key in rtt_median_us rtt_p99_us messages_per_s payload_mb_per_s; do
+  check "bench --json has $key" "$(grep -q "\"$key\":[0-9.]*[1-9]" "$tmp/bench.json"; echo $?)"
+done
+wait
+timeout 30 "$tool" echo --sink --listen "$c" --peer bench="$a" --count 20 > /dev/null 2>&1 &
+sink_pid=$!
+timeout 30 "$tool" bench --one-way --listen "$a" --peer echo="$c" --size 100000 --count 20 > "$tmp/oneway.out"
+check "bench --one-way exits 0" $?
+check "bench --one-way reports MB/s" "$(grep -q 'one-way, 20 x 100000 B.*MB/s payload' "$tmp/oneway.out"; echo $?)"
+wait $sink_pid
+check "echo --sink stops after --count" $?
+
 # Bad input: exit 2 with one line on stderr.
 "$tool" send --listen "$a" --peer x="$b" 'not json' > /dev/null 2> "$tmp/err"
 check "bad JSON exits 2" "$([ $? = 2 ] && [ "$(wc -l < "$tmp/err")" = 1 ]; echo $?)"

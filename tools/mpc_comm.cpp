@@ -7,6 +7,8 @@
 //   mpc-comm echo --listen ADDR:PORT --peer NAME=HOST:PORT [--count N]
 //   mpc-comm send --listen ADDR:PORT --peer NAME=HOST:PORT [--id ID] JSON
 //   mpc-comm recv --listen ADDR:PORT --peer NAME=HOST:PORT [--id ID] [--count N]
+//   mpc-comm bench --listen ADDR:PORT --peer NAME=HOST:PORT --size BYTES --count N
+//                  [--inflight K] [--one-way] [--json]   (against a party running `echo`)
 // Party subcommands also take --prefix and --log-level, and all but decode/encode take
 // --tls-key, --tls-cert, --tls-ca (mutual TLS) and, for parties, --peer-cert NAME=PATH
 // (identify the peer by its certificate). Values are in the neutral JSON form.
@@ -19,7 +21,11 @@
 #include <iterator>
 #include <string>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
+#include <deque>
 #include <optional>
 
 #include "neutral_json.hpp"
@@ -168,13 +174,106 @@ std::optional<mpc::MessageId> message_id(const std::optional<std::string>& id) {
   return mpc::MessageId(*id);
 }
 
-int echo(const PartyOptions& o) {
+int echo(const PartyOptions& o, bool sink) {
   Party p = start_party(o);
   for (int i = 0; o.count <= 0 || i < o.count; ++i) {
     mpc::Value v = p.pool->recv(p.peer);
-    p.pool->send(p.peer, v, mpc::MessageId(static_cast<std::int64_t>(i)));
+    if (!sink) p.pool->send(p.peer, v, mpc::MessageId(static_cast<std::int64_t>(i)));
   }
   p.pool->shutdown();
+  return 0;
+}
+
+struct BenchOptions {
+  std::size_t size = 64;
+  int count = 1000;
+  int inflight = 1;
+  int warmup = -1;  // default: min(100, count / 10)
+  bool one_way = false;
+  bool json = false;
+};
+
+double percentile(std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  auto at = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
+  return sorted[std::min(at, sorted.size() - 1)];
+}
+
+// Sends `count` bytes messages of `size` bytes with default ids, `inflight` at a time, and waits
+// for each echo (or, one-way, for each 200 from a party running `echo --sink`). Times per message
+// are from the send to its echo (or its 200); the first `warmup` messages are not counted.
+int bench(const PartyOptions& o, const BenchOptions& b) {
+  if (b.count <= 0 || b.inflight <= 0)
+    throw mpc::neutral::FormatError("--count and --inflight must be > 0");
+  Party p = start_party(o);
+  using Clock = std::chrono::steady_clock;
+  const int warmup = b.warmup >= 0 ? b.warmup : std::min(100, b.count / 10);
+  const mpc::Bytes payload(b.size, std::byte{0x5a});
+  struct InFlight {
+    Clock::time_point start;
+    std::future<void> sent;
+    std::optional<mpc::PendingMessage<mpc::Bytes>> echo;
+  };
+  std::deque<InFlight> window;
+  std::vector<double> times_us;
+  times_us.reserve(static_cast<std::size_t>(b.count));
+  const bool progress = isatty(STDERR_FILENO) != 0 && !b.json;
+  auto last_progress = Clock::now();
+  int done = 0;
+  Clock::time_point measured_from;
+  auto finish_oldest = [&] {
+    InFlight& f = window.front();
+    f.sent.get();
+    if (f.echo) {
+      auto back = f.echo->get();
+      if (back.size() != b.size) throw std::runtime_error("the echo has another size");
+    }
+    if (done >= warmup) {
+      times_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - f.start).count());
+    }
+    window.pop_front();
+    if (++done == warmup) measured_from = Clock::now();
+    if (progress && Clock::now() - last_progress > std::chrono::seconds(1)) {
+      last_progress = Clock::now();
+      std::cerr << "\r  " << done << " / " << b.count << " messages" << std::flush;
+    }
+  };
+  if (warmup == 0) measured_from = Clock::now();
+  for (int i = 0; i < b.count; ++i) {
+    if (static_cast<int>(window.size()) == b.inflight) finish_oldest();
+    InFlight f{Clock::now(), p.pool->asend(p.peer, payload), std::nullopt};
+    if (!b.one_way) f.echo.emplace(p.pool->arecv<mpc::Bytes>(p.peer));
+    window.push_back(std::move(f));
+  }
+  while (!window.empty()) finish_oldest();
+  double seconds = std::chrono::duration<double>(Clock::now() - measured_from).count();
+  if (progress) std::cerr << "\r" << std::string(40, ' ') << "\r";
+  auto stats = p.pool->shutdown();
+  std::sort(times_us.begin(), times_us.end());
+  double counted = static_cast<double>(times_us.size());
+  double per_s = seconds > 0 ? counted / seconds : 0;
+  double mb_per_s = per_s * static_cast<double>(b.size) / 1e6;
+  double median = percentile(times_us, 0.5);
+  double p99 = percentile(times_us, 0.99);
+  if (b.json) {
+    nlohmann::json out{{"mode", b.one_way ? "one-way" : "round-trip"},
+                       {"tls", o.tls.config().has_value()},
+                       {"size", b.size},
+                       {"count", b.count},
+                       {"warmup", warmup},
+                       {"inflight", b.inflight},
+                       {"rtt_median_us", median},
+                       {"rtt_p99_us", p99},
+                       {"messages_per_s", per_s},
+                       {"payload_mb_per_s", mb_per_s},
+                       {"connections_opened", stats.total.connections_opened},
+                       {"tls_sessions_resumed", stats.total.tls_sessions_resumed}};
+    std::cout << out.dump() << std::endl;
+  } else {
+    std::cout << (b.one_way ? "one-way" : "round trip") << ", " << b.count << " x " << b.size
+              << " B, " << b.inflight << " in flight: median " << median << " us, p99 " << p99
+              << " us, " << per_s << " messages/s, " << mb_per_s << " MB/s payload" << std::endl;
+  }
   return 0;
 }
 
@@ -235,10 +334,28 @@ int main(int argc, char** argv) {
   add_tls_options(ping_cmd, ping_tls);
 
   PartyOptions echo_opts;
+  bool echo_sink = false;
   auto* echo_cmd = app.add_subcommand("echo", "Send every message from the peer back under its id");
   add_party_options(echo_cmd, echo_opts, false);
   echo_opts.count = 0;
   echo_cmd->add_option("--count", echo_opts.count, "stop after N messages (default: run forever)");
+  echo_cmd->add_flag("--sink", echo_sink, "receive only, send nothing back (for bench --one-way)");
+
+  PartyOptions bench_opts;
+  BenchOptions bench_settings;
+  auto* bench_cmd = app.add_subcommand(
+      "bench",
+      "Time round trips (or one-way sends) of bytes messages against a party running echo");
+  add_party_options(bench_cmd, bench_opts, false);
+  bench_cmd->add_option("--size", bench_settings.size, "payload bytes per message")->required();
+  bench_cmd->add_option("--count", bench_settings.count, "messages to send")->required();
+  bench_cmd->add_option("--inflight", bench_settings.inflight,
+                        "messages in flight at once (default 1)");
+  bench_cmd->add_option("--warmup", bench_settings.warmup,
+                        "first messages not counted (default: min(100, count/10))");
+  bench_cmd->add_flag("--one-way", bench_settings.one_way,
+                      "time sends until the peer's 200 (the peer runs echo --sink)");
+  bench_cmd->add_flag("--json", bench_settings.json, "print one JSON object");
 
   PartyOptions send_opts;
   std::string send_json;
@@ -256,7 +373,8 @@ int main(int argc, char** argv) {
     if (decode_cmd->parsed()) return decode(decode_path);
     if (encode_cmd->parsed()) return encode(encode_path);
     if (ping_cmd->parsed()) return ping(ping_target, ping_tls);
-    if (echo_cmd->parsed()) return echo(echo_opts);
+    if (echo_cmd->parsed()) return echo(echo_opts, echo_sink);
+    if (bench_cmd->parsed()) return bench(bench_opts, bench_settings);
     if (send_cmd->parsed()) return send(send_opts, send_json);
     if (recv_cmd->parsed()) return recv(recv_opts);
   } catch (const std::exception& e) {

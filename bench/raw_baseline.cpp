@@ -1,0 +1,175 @@
+// The baselines of the benchmark suite: the same payloads over a bare TCP (or TLS) connection,
+// with nothing of the library in the way, so that the library's figures can be given as ratios.
+//
+//   raw_baseline server PORT [--tls CERT_DIR]
+//   raw_baseline client HOST:PORT pingpong|stream SIZE COUNT [--tls CERT_DIR] [--json]
+//
+// pingpong: COUNT times, the client writes SIZE bytes and reads them back (one in flight);
+// stream: the client writes COUNT blocks of SIZE bytes, the server reads them all and answers
+// one byte. TLS uses party_0 (client) and party_1 (server) of scripts/make-test-certs.sh, mutual.
+// The server serves one client and exits. TCP_NODELAY on both sides, as the pool sets it.
+#include <algorithm>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Reads/writes whole buffers on a plain or TLS stream; the server's first 16 bytes say what to do.
+struct Header {
+  std::uint64_t size;
+  std::uint64_t count;  // top bit: stream mode
+};
+
+template <class Stream>
+void serve(Stream& s) {
+  Header h{};
+  asio::read(s, asio::buffer(&h, sizeof h));
+  bool stream_mode = (h.count >> 63) != 0;
+  std::uint64_t count = h.count & ~(std::uint64_t{1} << 63);
+  std::vector<char> buf(h.size);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    asio::read(s, asio::buffer(buf));
+    if (!stream_mode) asio::write(s, asio::buffer(buf));
+  }
+  if (stream_mode) asio::write(s, asio::buffer(buf.data(), 1));
+}
+
+struct Result {
+  std::vector<double> rtt_us;
+  double seconds = 0;
+};
+
+template <class Stream>
+Result run(Stream& s, bool stream_mode, std::uint64_t size, std::uint64_t count) {
+  Header h{size, count | (stream_mode ? std::uint64_t{1} << 63 : 0)};
+  asio::write(s, asio::buffer(&h, sizeof h));
+  std::vector<char> out(size, 'x');
+  std::vector<char> in(size);
+  Result r;
+  r.rtt_us.reserve(stream_mode ? 0 : count);
+  auto start = Clock::now();
+  for (std::uint64_t i = 0; i < count; ++i) {
+    auto t = Clock::now();
+    asio::write(s, asio::buffer(out));
+    if (!stream_mode) {
+      asio::read(s, asio::buffer(in));
+      r.rtt_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t).count());
+    }
+  }
+  if (stream_mode) asio::read(s, asio::buffer(in.data(), 1));
+  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return r;
+}
+
+ssl::context tls_context(const std::string& dir, const std::string& party) {
+  ssl::context ctx(ssl::context::tls);
+  ctx.use_certificate_chain_file(dir + "/" + party + ".crt");
+  ctx.use_private_key_file(dir + "/" + party + ".pem", ssl::context::pem);
+  ctx.load_verify_file(dir + "/ca-combined.crt");
+  ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+  return ctx;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  auto at = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(at, v.size() - 1)];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string tls_dir;
+  bool json = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--tls" && i + 1 < args.size()) {
+      tls_dir = args[i + 1];
+      args.erase(args.begin() + static_cast<long>(i), args.begin() + static_cast<long>(i) + 2);
+      --i;
+    } else if (args[i] == "--json") {
+      json = true;
+      args.erase(args.begin() + static_cast<long>(i));
+      --i;
+    }
+  }
+  try {
+    asio::io_context ioc;
+    if (args.size() == 2 && args[0] == "server") {
+      tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"),
+                                   static_cast<unsigned short>(std::stoi(args[1]))});
+      tcp::socket socket = acceptor.accept();
+      socket.set_option(tcp::no_delay(true));
+      if (tls_dir.empty()) {
+        serve(socket);
+      } else {
+        auto ctx = tls_context(tls_dir, "party_1");
+        ssl::stream<tcp::socket> s(std::move(socket), ctx);
+        s.handshake(ssl::stream_base::server);
+        serve(s);
+      }
+      return 0;
+    }
+    if (args.size() == 5 && args[0] == "client") {
+      auto colon = args[1].rfind(':');
+      tcp::resolver resolver(ioc);
+      tcp::socket socket(ioc);
+      asio::connect(socket, resolver.resolve(args[1].substr(0, colon), args[1].substr(colon + 1)));
+      socket.set_option(tcp::no_delay(true));
+      bool stream_mode = args[2] == "stream";
+      auto size = std::stoull(args[3]);
+      auto count = std::stoull(args[4]);
+      Result r;
+      double handshake_us = 0;
+      if (tls_dir.empty()) {
+        r = run(socket, stream_mode, size, count);
+      } else {
+        auto ctx = tls_context(tls_dir, "party_0");
+        ssl::stream<tcp::socket> s(std::move(socket), ctx);
+        auto t = Clock::now();
+        s.handshake(ssl::stream_base::client);
+        handshake_us = std::chrono::duration<double, std::micro>(Clock::now() - t).count();
+        r = run(s, stream_mode, size, count);
+      }
+      double mb_per_s = static_cast<double>(size * count) / r.seconds / 1e6;
+      double per_s = static_cast<double>(count) / r.seconds;
+      if (json) {
+        std::printf(
+            "{\"mode\": \"%s\", \"tls\": %s, \"size\": %llu, \"count\": %llu, "
+            "\"rtt_median_us\": %.2f, \"rtt_p99_us\": %.2f, \"messages_per_s\": %.1f, "
+            "\"payload_mb_per_s\": %.1f, \"handshake_us\": %.1f}\n",
+            args[2].c_str(), tls_dir.empty() ? "false" : "true", size, count,
+            percentile(r.rtt_us, 0.5), percentile(r.rtt_us, 0.99), per_s, mb_per_s, handshake_us);
+      } else {
+        std::printf(
+            "raw %s %s, %llu x %llu B: median %.1f us, p99 %.1f us, %.0f msg/s, %.1f MB/s\n",
+            tls_dir.empty() ? "TCP" : "TLS", args[2].c_str(), count, size,
+            percentile(r.rtt_us, 0.5), percentile(r.rtt_us, 0.99), per_s, mb_per_s);
+      }
+      return 0;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "raw_baseline: " << e.what() << '\n';
+    return 1;
+  }
+  std::cerr
+      << "usage: raw_baseline server PORT [--tls DIR] | client HOST:PORT pingpong|stream SIZE "
+         "COUNT [--tls DIR] [--json]\n";
+  return 2;
+}
