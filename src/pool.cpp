@@ -14,6 +14,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -23,11 +24,15 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <cctype>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
+#ifdef __GLIBC__
+#include <malloc.h>  // mallopt
+#endif
 
 #include "tls.hpp"
 
@@ -358,6 +363,26 @@ struct Pool::Impl {
     return res;
   }
 
+  // Bodies from this size on are read without the parser (see serve).
+  static constexpr std::size_t kDirectBodyBytes = 64 * 1024;
+
+  // Reads a body of `length` bytes into `body`: first what the header read left in `buffer`, then
+  // the rest from the stream in one asynchronous read (64 KiB per system call).
+  template <class Stream>
+  asio::awaitable<std::pair<beast::error_code, bool>> read_body_directly(Stream& stream,
+                                                                         beast::flat_buffer& buffer,
+                                                                         std::string& body,
+                                                                         std::uint64_t length) {
+    body.resize(static_cast<std::size_t>(length));
+    std::size_t have = std::min<std::size_t>(buffer.size(), body.size());
+    asio::buffer_copy(asio::buffer(body.data(), have), buffer.data());
+    buffer.consume(have);
+    auto [ec, n] =
+        co_await asio::async_read(stream, asio::buffer(body.data() + have, body.size() - have),
+                                  asio::as_tuple(asio::use_awaitable));
+    co_return std::pair{ec, !ec && have + n == body.size()};
+  }
+
   // Requests on one connection, answered in order, until the client closes it or an error.
   template <class Stream>
   asio::awaitable<void> serve(Stream& stream, beast::flat_buffer& buffer,
@@ -366,8 +391,27 @@ struct Pool::Impl {
       http::request_parser<http::string_body> parser;
       parser.body_limit(config.max_body_bytes);
       beast::get_lowest_layer(stream).expires_after(config.attempt_timeout);
-      auto [read_ec, n] =
-          co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+      auto [header_ec, header_bytes] = co_await http::async_read_header(
+          stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+      beast::error_code read_ec = header_ec;
+      if (!read_ec && !parser.is_done()) {
+        auto length = parser.content_length();
+        if (length && *length >= kDirectBodyBytes) {
+          // A large body of known length goes straight from the socket into its final buffer,
+          // instead of through the parser's buffer and a copy.
+          http::request<http::string_body> req = parser.release();
+          auto [body_ec, ok] = co_await read_body_directly(stream, buffer, req.body(), *length);
+          if (body_ec || !ok) break;
+          auto res = handle(std::move(req), remote_ip, certificate);
+          auto [write_ec, m] =
+              co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+          if (write_ec || !res.keep_alive()) break;
+          continue;
+        }
+        auto [body_ec, body_bytes] =
+            co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+        read_ec = body_ec;
+      }
       if (read_ec == http::error::end_of_stream || read_ec == http::error::partial_message) break;
       if (read_ec &&
           read_ec.category() == http::make_error_code(http::error::bad_method).category()) {
@@ -661,7 +705,30 @@ void set_log_level(std::string_view level) {
   logger()->set_level(spdlog::level::from_str(std::string(level)));
 }
 
-Pool::Pool(PoolConfig config) : config_(config), impl_(std::make_unique<Impl>(config_)) {}
+namespace {
+// See PoolConfig::retain_freed_memory. Process-wide, so done once, and never against the user's
+// own settings in the environment.
+void retain_freed_memory() {
+#ifdef __GLIBC__
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr ||
+        std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr) {
+      return;
+    }
+    // Buffers below 512 MiB come from the heap (not fresh mappings), and up to 1 GiB of freed
+    // heap stays mapped for the next message.
+    mallopt(M_MMAP_THRESHOLD, 512 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    mallopt(M_TOP_PAD, 64 << 20);
+  });
+#endif
+}
+}  // namespace
+
+Pool::Pool(PoolConfig config) : config_(config), impl_(std::make_unique<Impl>(config_)) {
+  if (config_.retain_freed_memory) retain_freed_memory();
+}
 
 Pool::~Pool() {
   try {

@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <random>
 #include <thread>
 
 #include "test_util.hpp"
@@ -302,6 +303,40 @@ TEST(Pool, AResendIsStoredOnceAndADifferentMessageIsRefused) {
   EXPECT_EQ(pools[1].recv<std::string>("local0", MessageId("d")), "first");
   EXPECT_THROW(pools[1].recv("local0", MessageId("d"), 100ms), TimeoutError);  // stored once
   EXPECT_EQ(pools[1].statistics().peers.at("local0").messages_received, 1u);
+}
+
+TEST(Pool, LargeMessagesArriveIntact) {
+  // Around the size from which the server reads bodies straight into their final buffer.
+  testing::PoolGroup duo(2);
+  std::mt19937_64 rng(7);
+  for (std::size_t size : {std::size_t{65535}, std::size_t{65536}, std::size_t{65537},
+                           std::size_t{5} << 20}) {
+    Bytes payload(size);
+    for (auto& b : payload) b = static_cast<std::byte>(rng());
+    duo[0].send("local1", payload);
+    EXPECT_EQ(duo[1].recv<Bytes>("local0"), payload) << size;
+  }
+}
+
+TEST(Pool, ABodyOverTheLimitIs413AndFinal) {
+  PoolConfig small;
+  small.max_body_bytes = 100000;
+  Pool receiver(small);
+  receiver.add_http_server(0, "127.0.0.1");
+  Pool sender;
+  sender.add_http_server(0, "127.0.0.1");
+  sender.add_http_client("receiver", "127.0.0.1", receiver.port());
+  receiver.add_http_client("sender", "127.0.0.1", sender.port());
+  std::string error;
+  try {
+    sender.send("receiver", Bytes(200000));
+  } catch (const DeliveryError& e) {
+    error = e.what();
+  }
+  EXPECT_NE(error.find("413"), std::string::npos) << error;
+  sender.send("receiver", Bytes(1000), MessageId("small"));
+  EXPECT_EQ(receiver.recv<Bytes>("sender", MessageId("small")).size(), 1000u);
+  EXPECT_EQ(receiver.statistics().total.messages_received, 1u);
 }
 
 TEST(Pool, NilPayloadIsDelivered) {

@@ -65,6 +65,11 @@ TEST(Tls, TwoPartiesTalkBothWays) {
   EXPECT_EQ(group[1].recv<std::string>("local0"), "Hello Bob! This is Alice speaking.");
   group[1].send("local0", 42);
   EXPECT_EQ(group[0].recv<int>("local1"), 42);
+  // A body large enough to be read straight into its buffer, through TLS records.
+  Bytes large(3 << 20);
+  for (std::size_t i = 0; i < large.size(); ++i) large[i] = static_cast<std::byte>(i * 7 + 3);
+  group[1].send("local0", large);
+  EXPECT_EQ(group[0].recv<Bytes>("local1"), large);
 }
 
 class TlsGroups : public ::testing::TestWithParam<bool> {};
