@@ -143,6 +143,69 @@ struct Connection {
   beast::flat_buffer buffer;
 };
 
+// Buffers of large received bodies, recycled. A fresh buffer of tens of MiB costs a page fault per
+// 4 KiB when it is first written (and glibc serves such sizes from new mappings on threads other
+// than the main one, whatever its thresholds), which measured as much as the copy from the
+// socket; a recycled one is already mapped. Holds a few buffers; one that is too large, or too
+// small to matter, goes back to the allocator.
+class BodyCache : public std::enable_shared_from_this<BodyCache> {
+ public:
+  using Body = std::shared_ptr<const std::string>;
+
+  // A buffer of exactly `length` bytes (contents unspecified: the caller overwrites them).
+  std::unique_ptr<std::string> take(std::size_t length) {
+    std::unique_ptr<std::string> s;
+    {
+      std::lock_guard lock(mu_);
+      auto best = free_.end();
+      for (auto it = free_.begin(); it != free_.end(); ++it) {
+        std::size_t cap = (*it)->capacity();
+        // Best fit, and never more than twice what is needed.
+        if (cap >= length && cap / 2 <= length &&
+            (best == free_.end() || cap < (*best)->capacity())) {
+          best = it;
+        }
+      }
+      if (best != free_.end()) {
+        s = std::move(*best);
+        free_.erase(best);
+      }
+    }
+    if (!s) s = std::make_unique<std::string>();
+    s->resize(length);  // shrinking a recycled buffer writes nothing
+    return s;
+  }
+
+  // The shared, immutable body handed to receivers; large ones come back here when released.
+  Body wrap(std::unique_ptr<std::string> s) {
+    if (s->capacity() < kMinBytes) return Body(s.release());
+    std::weak_ptr<BodyCache> cache = weak_from_this();
+    return Body(s.release(), [cache](const std::string* body) {
+      auto* owned = const_cast<std::string*>(body);
+      if (auto c = cache.lock()) {
+        c->give(owned);
+      } else {
+        delete owned;
+      }
+    });
+  }
+
+ private:
+  static constexpr std::size_t kMinBytes = std::size_t{1} << 20;
+  static constexpr std::size_t kMaxBytes = std::size_t{256} << 20;
+  static constexpr std::size_t kMaxBuffers = 4;
+
+  void give(std::string* body) {
+    std::unique_ptr<std::string> owned(body);
+    if (owned->capacity() > kMaxBytes) return;
+    std::lock_guard lock(mu_);
+    if (free_.size() < kMaxBuffers) free_.push_back(std::move(owned));
+  }
+
+  std::mutex mu_;
+  std::vector<std::unique_ptr<std::string>> free_;
+};
+
 struct SessionFree {
   void operator()(SSL_SESSION* s) const { SSL_SESSION_free(s); }
 };
@@ -211,6 +274,7 @@ struct Pool::Impl {
 
   PoolConfig config;
   std::unique_ptr<asio::ssl::context> tls;  // null for plain HTTP
+  std::shared_ptr<BodyCache> bodies = std::make_shared<BodyCache>();
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> work;
   std::thread thread;
@@ -266,10 +330,12 @@ struct Pool::Impl {
     return res;
   }
 
-  // `certificate` is the identity key of the client's certificate (TLS), else empty.
+  // `certificate` is the identity key of the client's certificate (TLS), else empty. The body
+  // is `read_body` when given (read outside the parser), else the request's.
   http::response<http::string_body> handle(http::request<http::string_body>&& req,
                                            const std::string& remote_ip,
-                                           const std::string& certificate) {
+                                           const std::string& certificate,
+                                           std::unique_ptr<std::string> read_body = nullptr) {
     if (req.method() == http::verb::get) {
       return answer(req, http::status::ok, "Connection working (GET)");
     }
@@ -301,7 +367,8 @@ struct Pool::Impl {
         return answer(req, http::status::unauthorized, "Unknown sender " + who);
       }
     }
-    auto body = std::make_shared<std::string>(std::move(req.body()));
+    if (!read_body) read_body = std::make_unique<std::string>(std::move(req.body()));
+    Body body = bodies->wrap(std::move(read_body));
     std::optional<MessageId> id;
     try {
       // One validating pass over the payload: its structure, not its values (decoded in recv).
@@ -366,14 +433,12 @@ struct Pool::Impl {
   // Bodies from this size on are read without the parser (see serve).
   static constexpr std::size_t kDirectBodyBytes = 64 * 1024;
 
-  // Reads a body of `length` bytes into `body`: first what the header read left in `buffer`, then
+  // Fills `body` (sized to the body's length): first what the header read left in `buffer`, then
   // the rest from the stream in one asynchronous read (64 KiB per system call).
   template <class Stream>
   asio::awaitable<std::pair<beast::error_code, bool>> read_body_directly(Stream& stream,
                                                                          beast::flat_buffer& buffer,
-                                                                         std::string& body,
-                                                                         std::uint64_t length) {
-    body.resize(static_cast<std::size_t>(length));
+                                                                         std::string& body) {
     std::size_t have = std::min<std::size_t>(buffer.size(), body.size());
     asio::buffer_copy(asio::buffer(body.data(), have), buffer.data());
     buffer.consume(have);
@@ -400,9 +465,11 @@ struct Pool::Impl {
           // A large body of known length goes straight from the socket into its final buffer,
           // instead of through the parser's buffer and a copy.
           http::request<http::string_body> req = parser.release();
-          auto [body_ec, ok] = co_await read_body_directly(stream, buffer, req.body(), *length);
+          req.body() = std::string();  // drop the parser's reservation: a recycled buffer is used
+          auto body = bodies->take(static_cast<std::size_t>(*length));
+          auto [body_ec, ok] = co_await read_body_directly(stream, buffer, *body);
           if (body_ec || !ok) break;
-          auto res = handle(std::move(req), remote_ip, certificate);
+          auto res = handle(std::move(req), remote_ip, certificate, std::move(body));
           auto [write_ec, m] =
               co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
           if (write_ec || !res.keep_alive()) break;
