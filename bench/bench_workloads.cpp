@@ -1,0 +1,136 @@
+// The workloads of the performance goals that are about messages rather than bytes, each between
+// pools on 127.0.0.1 (two pools in this process, each with its own network thread; sixteen for
+// the all-to-all). Prints one JSON object per workload; bench/run_benchmarks.py collects them.
+//
+//   bench_workloads [asend_ints|bigint_lists|float_vectors|all_to_all] [--scale F]
+//
+// --scale multiplies the message counts (CI runs a small fraction).
+#include <gmpxx.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tno/mpc/communication/gmp.hpp"
+#include "tno/mpc/communication/testing.hpp"
+
+namespace mpc = tno::mpc::communication;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// asend of N small ints from one pool, all received by the other (goal: >= 50,000 messages/s).
+void asend_ints(int count) {
+  mpc::testing::PoolGroup duo(2);
+  duo[0].send("local1", -1);  // connection set up outside the timing
+  duo[1].recv<int>("local0");
+  auto start = Clock::now();
+  std::vector<std::future<void>> sent;
+  sent.reserve(static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i) sent.push_back(duo[0].asend("local1", i));
+  long long sum = 0;
+  for (int i = 0; i < count; ++i) sum += duo[1].recv<int>("local0");
+  for (auto& f : sent) f.get();
+  double s = seconds_since(start);
+  if (sum != static_cast<long long>(count) * (count - 1) / 2) std::fprintf(stderr, "wrong sum\n");
+  std::printf("{\"workload\": \"asend_ints\", \"messages\": %d, \"seconds\": %.4f, "
+              "\"messages_per_s\": %.0f}\n",
+              count, s, count / s);
+}
+
+// Messages of 1,000 random 2048-bit integers, sent and decoded into mpz_class (goal: >= 3,000
+// messages/s end to end).
+void bigint_lists(int count) {
+  mpc::testing::PoolGroup duo(2);
+  gmp_randclass rng(gmp_randinit_default);
+  rng.seed(2048);
+  std::vector<mpz_class> list(1000);
+  for (auto& x : list) x = rng.get_z_bits(2048);
+  duo[0].send("local1", list);
+  duo[1].recv<std::vector<mpz_class>>("local0");
+  auto start = Clock::now();
+  std::vector<std::future<void>> sent;
+  for (int i = 0; i < count; ++i) sent.push_back(duo[0].asend("local1", list));
+  std::size_t received = 0;
+  for (int i = 0; i < count; ++i) received += duo[1].recv<std::vector<mpz_class>>("local0").size();
+  for (auto& f : sent) f.get();
+  double s = seconds_since(start);
+  if (received != list.size() * static_cast<std::size_t>(count)) std::fprintf(stderr, "lost\n");
+  std::printf("{\"workload\": \"bigint_lists\", \"messages\": %d, \"seconds\": %.4f, "
+              "\"messages_per_s\": %.0f}\n",
+              count, s, count / s);
+}
+
+// One 1,000,000-element float64 vector at a time: send, receive and decode, one message after
+// the other (goal: <= 10 ms per message).
+void float_vectors(int count) {
+  mpc::testing::PoolGroup duo(2);
+  std::vector<double> v(1'000'000);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(i) * 0.5;
+  duo[0].send("local1", v);
+  duo[1].recv<std::vector<double>>("local0");
+  std::vector<double> times_ms;
+  for (int i = 0; i < count; ++i) {
+    auto start = Clock::now();
+    duo[0].send("local1", v);
+    auto back = duo[1].recv<std::vector<double>>("local0");
+    times_ms.push_back(seconds_since(start) * 1e3);
+    if (back.size() != v.size() || back.back() != v.back()) std::fprintf(stderr, "corrupt\n");
+  }
+  std::sort(times_ms.begin(), times_ms.end());
+  std::printf("{\"workload\": \"float_vectors\", \"messages\": %d, \"ms_per_message_median\": "
+              "%.2f, \"ms_per_message_max\": %.2f}\n",
+              count, times_ms[times_ms.size() / 2], times_ms.back());
+}
+
+// Sixteen parties, every one broadcasting to and receiving from all others, round after round.
+void all_to_all(int rounds) {
+  const std::size_t n = 16;
+  mpc::testing::PoolGroup group(n);
+  std::vector<std::thread> parties;
+  auto start = Clock::now();
+  std::atomic<bool> ok{true};
+  for (std::size_t p = 0; p < n; ++p) {
+    parties.emplace_back([&, p] {
+      for (int r = 0; r < rounds; ++r) {
+        group[p].broadcast(r);
+        for (auto& [from, value] : group[p].recv_all<int>()) {
+          if (value != r) ok = false;
+        }
+      }
+    });
+  }
+  for (auto& t : parties) t.join();
+  double s = seconds_since(start);
+  if (!ok) std::fprintf(stderr, "a round mixed up\n");
+  std::printf("{\"workload\": \"all_to_all\", \"parties\": %zu, \"rounds\": %d, \"seconds\": %.3f, "
+              "\"ms_per_round\": %.2f}\n",
+              n, rounds, s, s * 1e3 / rounds);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  mpc::set_log_level("off");
+  std::string only = argc > 1 && std::strncmp(argv[1], "--", 2) != 0 ? argv[1] : "";
+  double scale = 1.0;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == "--scale") scale = std::stod(argv[i + 1]);
+  }
+  auto n = [&](int full) { return std::max(1, static_cast<int>(full * scale)); };
+  if (only.empty() || only == "asend_ints") asend_ints(n(100'000));
+  if (only.empty() || only == "bigint_lists") bigint_lists(n(1'000));
+  if (only.empty() || only == "float_vectors") float_vectors(n(30));
+  if (only.empty() || only == "all_to_all") all_to_all(n(100));
+  return 0;
+}
