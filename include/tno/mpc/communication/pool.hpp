@@ -45,7 +45,8 @@ struct PoolConfig {
   /// sends wait in order. (The reference's HTTP client allows 100.)
   std::size_t max_connections_per_peer = 32;
   /// Largest request body the server accepts (larger ones get 413). Not limited by the reference.
-  std::size_t max_body_bytes = std::size_t{1} << 30;
+  /// The default lets a 1 GiB payload and its envelope in.
+  std::size_t max_body_bytes = (std::size_t{1} << 30) + (std::size_t{1} << 16);
   /// Bounds on decoding received payloads.
   DecodeLimits decode_limits = {};
   /// The message format of the Python package the other parties run: 4.x (the seed's, default)
