@@ -10,11 +10,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <thread>
 #include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tno/mpc/communication/gmp.hpp"
@@ -43,9 +43,10 @@ void asend_ints(int count) {
   for (auto& f : sent) f.get();
   double s = seconds_since(start);
   if (sum != static_cast<long long>(count) * (count - 1) / 2) std::fprintf(stderr, "wrong sum\n");
-  std::printf("{\"workload\": \"asend_ints\", \"messages\": %d, \"seconds\": %.4f, "
-              "\"messages_per_s\": %.0f}\n",
-              count, s, count / s);
+  std::printf(
+      "{\"workload\": \"asend_ints\", \"messages\": %d, \"seconds\": %.4f, "
+      "\"messages_per_s\": %.0f}\n",
+      count, s, count / s);
 }
 
 // Messages of 1,000 random 2048-bit integers, sent and decoded into mpz_class (goal: >= 3,000
@@ -66,9 +67,10 @@ void bigint_lists(int count) {
   for (auto& f : sent) f.get();
   double s = seconds_since(start);
   if (received != list.size() * static_cast<std::size_t>(count)) std::fprintf(stderr, "lost\n");
-  std::printf("{\"workload\": \"bigint_lists\", \"messages\": %d, \"seconds\": %.4f, "
-              "\"messages_per_s\": %.0f}\n",
-              count, s, count / s);
+  std::printf(
+      "{\"workload\": \"bigint_lists\", \"messages\": %d, \"seconds\": %.4f, "
+      "\"messages_per_s\": %.0f}\n",
+      count, s, count / s);
 }
 
 // One 1,000,000-element float64 vector at a time: send, receive and decode, one message after
@@ -88,9 +90,10 @@ void float_vectors(int count) {
     if (back.size() != v.size() || back.back() != v.back()) std::fprintf(stderr, "corrupt\n");
   }
   std::sort(times_ms.begin(), times_ms.end());
-  std::printf("{\"workload\": \"float_vectors\", \"messages\": %d, \"ms_per_message_median\": "
-              "%.2f, \"ms_per_message_max\": %.2f}\n",
-              count, times_ms[times_ms.size() / 2], times_ms.back());
+  std::printf(
+      "{\"workload\": \"float_vectors\", \"messages\": %d, \"ms_per_message_median\": "
+      "%.2f, \"ms_per_message_max\": %.2f}\n",
+      count, times_ms[times_ms.size() / 2], times_ms.back());
 }
 
 // Sixteen parties, every one broadcasting to and receiving from all others, round after round.
@@ -113,9 +116,10 @@ void all_to_all(int rounds) {
   for (auto& t : parties) t.join();
   double s = seconds_since(start);
   if (!ok) std::fprintf(stderr, "a round mixed up\n");
-  std::printf("{\"workload\": \"all_to_all\", \"parties\": %zu, \"rounds\": %d, \"seconds\": %.3f, "
-              "\"ms_per_round\": %.2f}\n",
-              n, rounds, s, s * 1e3 / rounds);
+  std::printf(
+      "{\"workload\": \"all_to_all\", \"parties\": %zu, \"rounds\": %d, \"seconds\": %.3f, "
+      "\"ms_per_round\": %.2f}\n",
+      n, rounds, s, s * 1e3 / rounds);
 }
 
 }  // namespace
