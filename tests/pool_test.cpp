@@ -309,13 +309,28 @@ TEST(Pool, LargeMessagesArriveIntact) {
   // Around the size from which the server reads bodies straight into their final buffer.
   testing::PoolGroup duo(2);
   std::mt19937_64 rng(7);
-  for (std::size_t size : {std::size_t{65535}, std::size_t{65536}, std::size_t{65537},
-                           std::size_t{5} << 20}) {
+  for (std::size_t size :
+       {std::size_t{65535}, std::size_t{65536}, std::size_t{65537}, std::size_t{5} << 20}) {
     Bytes payload(size);
     for (auto& b : payload) b = static_cast<std::byte>(rng());
     duo[0].send("local1", payload);
     EXPECT_EQ(duo[1].recv<Bytes>("local0"), payload) << size;
   }
+}
+
+TEST(Pool, RecvBorrowedViewsIntoTheMessage) {
+  testing::PoolGroup duo(2);
+  Bytes payload(300000, std::byte{9});
+  duo[0].send("local1", std::make_tuple(payload, std::string("label")));
+  auto got =
+      duo[1].recv_borrowed<std::tuple<std::span<const std::byte>, std::string_view>>("local0");
+  const auto& [bytes, label] = got.value;
+  EXPECT_TRUE(std::equal(bytes.begin(), bytes.end(), payload.begin(), payload.end()));
+  EXPECT_EQ(label, "label");
+  // The views point into the body the result holds: nothing was copied.
+  const auto* first = reinterpret_cast<const char*>(bytes.data());
+  EXPECT_GE(first, got.body->data());
+  EXPECT_LT(first, got.body->data() + got.body->size());
 }
 
 TEST(Pool, ABodyOverTheLimitIs413AndFinal) {

@@ -174,11 +174,29 @@ std::optional<mpc::MessageId> message_id(const std::optional<std::string>& id) {
   return mpc::MessageId(*id);
 }
 
+// A payload that is checked (the pool validated it on arrival) but not decoded: echo --sink.
+struct Discarded {};
+
+}  // namespace
+template <>
+struct tno::mpc::communication::Codec<Discarded> {
+  static void encode(Writer&, const Discarded&) {}
+  static Discarded decode(Reader& r) {
+    r.skip();
+    return {};
+  }
+};
+namespace {
+
 int echo(const PartyOptions& o, bool sink) {
   Party p = start_party(o);
   for (int i = 0; o.count <= 0 || i < o.count; ++i) {
+    if (sink) {
+      p.pool->recv<Discarded>(p.peer);
+      continue;
+    }
     mpc::Value v = p.pool->recv(p.peer);
-    if (!sink) p.pool->send(p.peer, v, mpc::MessageId(static_cast<std::int64_t>(i)));
+    p.pool->send(p.peer, v, mpc::MessageId(static_cast<std::int64_t>(i)));
   }
   p.pool->shutdown();
   return 0;

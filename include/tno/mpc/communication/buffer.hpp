@@ -46,6 +46,7 @@ class ByteBuffer {
 
   std::byte* data() noexcept { return data_.get(); }
   const std::byte* data() const noexcept { return data_.get(); }
+  static constexpr std::size_t kSlack = 256;
   std::size_t size() const noexcept { return size_; }
   std::size_t capacity() const noexcept { return capacity_; }
   bool empty() const noexcept { return size_ == 0; }
@@ -64,7 +65,9 @@ class ByteBuffer {
 
   /// Makes room for `n` more bytes and returns where they go; the size grows by `n`.
   std::byte* extend(std::size_t n) {
-    if (capacity_ - size_ < n) reserve(std::max(size_ + n, capacity_ * 2 + 64));
+    // Doubling, plus a little room: a message's last small field (the id after a huge payload)
+    // must not double a gigabyte buffer.
+    if (capacity_ - size_ < n) reserve(std::max(size_ + n + kSlack, capacity_ * 2 + 64));
     std::byte* at = data_.get() + size_;
     size_ += n;
     return at;
