@@ -18,6 +18,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <array>
 #include <boost/beast/core.hpp>
 #include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http.hpp>
@@ -206,16 +207,25 @@ class BodyCache : public std::enable_shared_from_this<BodyCache> {
   std::vector<std::unique_ptr<std::string>> free_;
 };
 
+// The body of one outgoing message: an encoded buffer, or (send_in_place) the encoded envelope
+// around bytes that stay in the caller's memory.
+struct Outgoing {
+  std::shared_ptr<const ByteBuffer> head;  // the whole body, or what precedes `borrowed`
+  std::span<const std::byte> borrowed;
+  std::shared_ptr<const ByteBuffer> tail;  // what follows `borrowed` (may be null)
+  std::size_t size() const { return head->size() + borrowed.size() + (tail ? tail->size() : 0); }
+};
+
 struct SessionFree {
   void operator()(SSL_SESSION* s) const { SSL_SESSION_free(s); }
 };
 
-// One request and its answer on a connection.
-template <class Stream, class Request>
+// One request (header and body as buffers) and its answer on a connection.
+template <class Stream, class Buffers>
 asio::awaitable<http::response<http::string_body>> exchange(Stream& stream,
                                                             beast::flat_buffer& buffer,
-                                                            const Request& req) {
-  co_await http::async_write(stream, req, asio::use_awaitable);
+                                                            const Buffers& req) {
+  co_await asio::async_write(stream, req, asio::use_awaitable);
   http::response<http::string_body> res;
   co_await http::async_read(stream, buffer, res, asio::use_awaitable);
   co_return res;
@@ -258,10 +268,9 @@ struct Pool::Impl {
     std::uint64_t send_counter = 0;
     std::uint64_t recv_counter = 0;
     TrafficStatistics traffic;
-    std::vector<std::unique_ptr<Connection>> idle;  // io thread only
-    std::size_t in_flight = 0;                      // io thread only
-    std::deque<std::pair<std::shared_ptr<const ByteBuffer>, std::shared_ptr<Delivery>>>
-        queued;  // io thread only
+    std::vector<std::unique_ptr<Connection>> idle;                      // io thread only
+    std::size_t in_flight = 0;                                          // io thread only
+    std::deque<std::pair<Outgoing, std::shared_ptr<Delivery>>> queued;  // io thread only
   };
   using Key = std::pair<std::string, std::string>;  // (peer, id key)
 
@@ -574,9 +583,30 @@ struct Pool::Impl {
 
   // ---- sending ------------------------------------------------------------------------------
 
+  // Registers a delivery and hands it to the network thread.
+  std::future<void> start(const std::string& peer_name, Outgoing body,
+                          std::function<void(std::exception_ptr)> callback) {
+    auto done = std::make_shared<Delivery>();
+    done->peer = peer_name;
+    done->callback = std::move(callback);
+    auto result = done->promise.get_future();
+    Peer* p;
+    {
+      std::lock_guard lock(mu);
+      if (stopping) throw DeliveryError("the pool is shut down; nothing can be sent");
+      p = &peer(peer_name);
+      ++pending_sends;
+      deliveries.insert(done);
+    }
+    asio::post(ioc, [this, p, body = std::move(body), done]() mutable {
+      launch(p, std::move(body), std::move(done));
+    });
+    return result;
+  }
+
   // Starts a delivery, or queues it while the peer has max_connections_per_peer in flight, so
   // that a burst of asends does not open a connection each. Runs on the io thread.
-  void launch(Peer* p, std::shared_ptr<const ByteBuffer> body, std::shared_ptr<Delivery> done) {
+  void launch(Peer* p, Outgoing body, std::shared_ptr<Delivery> done) {
     if (p->in_flight >= config.max_connections_per_peer) {
       p->queued.emplace_back(std::move(body), std::move(done));
       return;
@@ -612,15 +642,17 @@ struct Pool::Impl {
     }
   }
 
-  asio::awaitable<void> deliver(Peer* peer, std::shared_ptr<const ByteBuffer> body,
-                                std::shared_ptr<Delivery> done) {
-    http::request<http::span_body<const char>> req{http::verb::post, "/", 11};
-    req.set(http::field::host, peer->host + ":" + std::to_string(peer->port));
-    req.set(http::field::content_type, "application/octet-stream");
-    req.set(http::field::cookie, "server_port=" + std::to_string(port));
-    req.body() = {reinterpret_cast<const char*>(body->data()), body->size()};
-    req.keep_alive(true);
-    req.prepare_payload();
+  asio::awaitable<void> deliver(Peer* peer, Outgoing body, std::shared_ptr<Delivery> done) {
+    // The request as the reference's client sends it: header and body in one gather write.
+    const std::string header =
+        "POST / HTTP/1.1\r\nHost: " + peer->host + ":" + std::to_string(peer->port) +
+        "\r\nContent-Type: application/octet-stream\r\nCookie: "
+        "server_port=" +
+        std::to_string(port) + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+    const std::array<asio::const_buffer, 4> req{
+        asio::buffer(header), asio::buffer(body.head->data(), body.head->size()),
+        asio::buffer(body.borrowed.data(), body.borrowed.size()),
+        body.tail ? asio::buffer(body.tail->data(), body.tail->size()) : asio::const_buffer()};
 
     int failures = 0;
     std::string last_error;
@@ -666,7 +698,7 @@ struct Pool::Impl {
           {
             std::lock_guard lock(mu);
             peer->traffic.messages_sent += 1;
-            peer->traffic.bytes_sent += body->size();
+            peer->traffic.bytes_sent += body.size();
           }
           settle(done, nullptr);
           co_return;
@@ -939,23 +971,29 @@ void Pool::send_bytes_then(const std::string& peer, std::shared_ptr<const ByteBu
 std::future<void> Pool::start_delivery(const std::string& peer,
                                        std::shared_ptr<const ByteBuffer> body,
                                        std::function<void(std::exception_ptr)> callback) {
-  auto done = std::make_shared<Delivery>();
-  done->peer = peer;
-  done->callback = std::move(callback);
-  auto result = done->promise.get_future();
-  Impl::Peer* p;
-  {
-    std::lock_guard lock(impl_->mu);
-    if (impl_->stopping) throw DeliveryError("the pool is shut down; nothing can be sent");
-    p = &impl_->peer(peer);
-    ++impl_->pending_sends;
-    impl_->deliveries.insert(done);
+  return impl_->start(peer, Outgoing{std::move(body), {}, nullptr}, std::move(callback));
+}
+
+std::future<void> Pool::send_in_place(const std::string& peer, const MessageId& id,
+                                      std::span<const std::byte> bytes) {
+  if (bytes.size() > 0xffffffffu)
+    throw SerializationError("bytes longer than 4 GiB cannot be sent");
+  auto n = static_cast<std::uint32_t>(bytes.size());
+  auto head = std::make_shared<ByteBuffer>();
+  Writer w(*head);
+  w.write_map_header(2);
+  w.write_str("object");
+  if (config_.wire_format == WireFormat::v5) {
+    // 5.x: the packed payload (a bin) inside a bin.
+    std::size_t inner_header = n <= 0xff ? 2 : n <= 0xffff ? 3 : 5;
+    w.write_bin_header(static_cast<std::uint32_t>(inner_header + n));
   }
-  Impl* impl = impl_.get();
-  asio::post(impl->ioc, [impl, p, body = std::move(body), done]() mutable {
-    impl->launch(p, std::move(body), std::move(done));
-  });
-  return result;
+  w.write_bin_header(n);
+  auto tail = std::make_shared<ByteBuffer>();
+  Writer t(*tail);
+  t.write_str("id");
+  encode_to(t, id);
+  return impl_->start(peer, Outgoing{std::move(head), bytes, std::move(tail)}, nullptr);
 }
 
 std::future<Pool::Body> Pool::receive_bytes_async(const std::string& peer,

@@ -47,6 +47,9 @@ void Writer::write_bin(std::span<const std::byte> b) {
   std::byte* at = write_bin_in_place(n);
   if (n != 0) std::memcpy(at, b.data(), n);  // an empty span may have a null data()
 }
+void Writer::write_bin_header(std::uint32_t size) {
+  mp_encode_binl(grow(out_, mp_sizeof_binl(size)), size);
+}
 std::byte* Writer::write_bin_in_place(std::uint32_t size) {
   char* at = grow(out_, mp_sizeof_bin(size));
   return reinterpret_cast<std::byte*>(mp_encode_binl(at, size));

@@ -333,6 +333,21 @@ TEST(Pool, RecvBorrowedViewsIntoTheMessage) {
   EXPECT_LT(first, got.body->data() + got.body->size());
 }
 
+TEST(Pool, LargeBytesAreSentInPlaceInBothWireFormats) {
+  for (auto format : {WireFormat::v4, WireFormat::v5}) {
+    PoolConfig config;
+    config.wire_format = format;
+    testing::PoolGroup duo(2, config);
+    Bytes payload((2 << 20) + 3);
+    for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::byte>(i % 251);
+    duo[0].send("local1", payload);  // from the caller's memory
+    duo[0].send("local1", std::span<const std::byte>(payload), MessageId("span"));
+    EXPECT_EQ(duo[1].recv<Bytes>("local0"), payload);
+    EXPECT_EQ(duo[1].recv<Bytes>("local0", MessageId("span")), payload);
+    EXPECT_EQ(duo[0].statistics().total.bytes_sent, duo[1].statistics().total.bytes_received);
+  }
+}
+
 TEST(Pool, ABodyOverTheLimitIs413AndFinal) {
   PoolConfig small;
   small.max_body_bytes = 100000;

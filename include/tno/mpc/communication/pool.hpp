@@ -191,6 +191,17 @@ class Pool {
   /// ConfigurationError for an unknown peer.
   template <Encodable T>
   void send(std::string_view peer, const T& object, std::optional<MessageId> id = std::nullopt) {
+    if constexpr (detail::ByteContainer<T>) {
+      // Large bytes go out from the caller's memory, not a copy: send() waits until they are
+      // delivered, so they stay valid (a 1 GiB payload costs no second gigabyte).
+      if (object.size() >= kSendInPlaceBytes) {
+        std::string name(peer);
+        send_in_place(name, next_send_id(name, id),
+                      std::span<const std::byte>(object.data(), object.size()))
+            .get();
+        return;
+      }
+    }
     asend(peer, object, std::move(id)).get();
   }
   /// Queues `object` for `peer` and returns at once; the future completes like send().
@@ -286,7 +297,10 @@ class Pool {
   Statistics shutdown(std::chrono::milliseconds deadline = std::chrono::seconds(5));
 
  private:
+  static constexpr std::size_t kSendInPlaceBytes = std::size_t{1} << 20;
   MessageId next_send_id(const std::string& peer, const std::optional<MessageId>& id);
+  std::future<void> send_in_place(const std::string& peer, const MessageId& id,
+                                  std::span<const std::byte> bytes);
   std::future<void> send_bytes(const std::string& peer, std::shared_ptr<const ByteBuffer> body);
   /// A received body, kept as the server read it (one buffer, no copy).
   using Body = std::shared_ptr<const std::string>;

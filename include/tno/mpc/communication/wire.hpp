@@ -67,6 +67,8 @@ class Writer {
   /// Starts a bin of `size` bytes and returns where its bytes go, for writers that produce the
   /// bytes in place (big integers).
   std::byte* write_bin_in_place(std::uint32_t size);
+  /// Only the header of a bin of `size` bytes, for writers whose bytes go out separately.
+  void write_bin_header(std::uint32_t size);
 
   ByteBuffer& buffer() noexcept { return out_; }
   const SerializationContext& context() const noexcept { return context_; }
