@@ -344,6 +344,19 @@ struct Codec<Bytes> {
 };
 
 /// Decoding a byte span gives a view into the input, valid as long as the input is.
+/// An encoded value passed through as it is: decoding keeps a view of its msgpack bytes (valid as
+/// long as the input is, e.g. with Pool::recv_borrowed), encoding writes them unchanged. For
+/// relaying a value without knowing its type, or decoding it later.
+struct PackedValue {
+  std::span<const std::byte> bytes;
+};
+
+template <>
+struct Codec<PackedValue> {
+  static void encode(Writer& w, const PackedValue& v) { w.write_raw(v.bytes); }
+  static PackedValue decode(Reader& r) { return {r.read_raw()}; }
+};
+
 template <>
 struct Codec<std::span<const std::byte>> {
   static void encode(Writer& w, std::span<const std::byte> b) { w.write_bin(b); }
