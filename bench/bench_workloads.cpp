@@ -99,10 +99,7 @@ void float_vectors(int count) {
 // Sixteen parties, every one broadcasting to and receiving from all others, round after round.
 void all_to_all(int rounds) {
   const std::size_t n = 16;
-  // Sixteen pools on two cores: no polling before sleeping (PoolConfig::poll_before_sleep).
-  mpc::PoolConfig config;
-  config.poll_before_sleep = std::chrono::microseconds(0);
-  mpc::testing::PoolGroup group(n, config);
+  mpc::testing::PoolGroup group(n);
   std::vector<std::thread> parties;
   auto start = Clock::now();
   std::atomic<bool> ok{true};

@@ -49,7 +49,8 @@ def raw(build, mode, size, count, certs=None):
     return json_lines(out)[0]
 
 
-def library(build, size, count, one_way=False, inflight=1, certs=None, peak_memory=False):
+def library(build, size, count, one_way=False, inflight=1, certs=None, peak_memory=False,
+            poll_us=0):
     a, b = port_pair()
     tool = os.path.join(build, "tools", "mpc-comm")
     tls_a = tls_b = []
@@ -58,6 +59,9 @@ def library(build, size, count, one_way=False, inflight=1, certs=None, peak_memo
                  "--tls-ca", f"{certs}/ca-combined.crt"]
         tls_b = ["--tls-key", f"{certs}/party_1.pem", "--tls-cert", f"{certs}/party_1.crt",
                  "--tls-ca", f"{certs}/ca-combined.crt"]
+    if poll_us:
+        tls_a = tls_a + ["--poll-us", str(poll_us)]
+        tls_b = tls_b + ["--poll-us", str(poll_us)]
     timing = ["/usr/bin/time", "-f", "peak_rss_kb=%M"] if peak_memory else []
     echo = subprocess.Popen(timing + [tool, "echo", "--listen", f"127.0.0.1:{b}", "--peer",
                                       f"bench=127.0.0.1:{a}", "--count", str(count)]
@@ -149,14 +153,17 @@ def main():
                "raw_tcp": best_of(3, k, lambda: raw(args.build, "pingpong", size, n)),
                "raw_tls": best_of(3, k, lambda: raw(args.build, "pingpong", size, n, certs)),
                "library": best_of(3, k, lambda: library(args.build, size, n)),
-               "library_tls": best_of(3, k, lambda: library(args.build, size, n, certs=certs))}
+               "library_tls": best_of(3, k, lambda: library(args.build, size, n, certs=certs)),
+               "library_polling": best_of(3, k, lambda: library(args.build, size, n,
+                                                                poll_us=30))}
         row["ratio_tcp"] = row["library"]["rtt_median_us"] / row["raw_tcp"]["rtt_median_us"]
         row["ratio_tls"] = row["library_tls"]["rtt_median_us"] / row["raw_tls"]["rtt_median_us"]
         report["round_trip"].append(row)
         print(f"round trip {size:>8} B: library {row['library']['rtt_median_us']:8.1f} us "
               f"(raw TCP {row['raw_tcp']['rtt_median_us']:7.1f}, x{row['ratio_tcp']:.2f}); "
               f"TLS {row['library_tls']['rtt_median_us']:8.1f} us "
-              f"(raw TLS {row['raw_tls']['rtt_median_us']:7.1f}, x{row['ratio_tls']:.2f})",
+              f"(raw TLS {row['raw_tls']['rtt_median_us']:7.1f}, x{row['ratio_tls']:.2f}); "
+              f"polling {row['library_polling']['rtt_median_us']:.1f} us",
               flush=True)
 
     ow_sizes = [65536, 1 << 20, 64 << 20]
@@ -211,6 +218,8 @@ def main():
               if p["workload"] == "round_trip"}
     series = {"library": [r["library"]["rtt_median_us"] for r in report["round_trip"]],
               "raw TCP": [r["raw_tcp"]["rtt_median_us"] for r in report["round_trip"]],
+              "library, polling": [r["library_polling"]["rtt_median_us"]
+                                   for r in report["round_trip"]],
               "library, TLS": [r["library_tls"]["rtt_median_us"] for r in report["round_trip"]],
               "raw TLS": [r["raw_tls"]["rtt_median_us"] for r in report["round_trip"]]}
     if py_rtt:

@@ -348,6 +348,17 @@ TEST(Pool, LargeBytesAreSentInPlaceInBothWireFormats) {
   }
 }
 
+TEST(Pool, PollingBeforeSleepingDeliversAndShutsDown) {
+  PoolConfig config;
+  config.poll_before_sleep = std::chrono::microseconds(30);
+  testing::PoolGroup duo(2, config);
+  for (int i = 0; i < 100; ++i) {
+    duo[0].send("local1", i);
+    EXPECT_EQ(duo[1].recv<int>("local0"), i);
+  }
+  EXPECT_EQ(duo[1].shutdown(std::chrono::seconds(1)).total.messages_received, 100u);
+}
+
 TEST(Pool, ABodyOverTheLimitIs413AndFinal) {
   PoolConfig small;
   small.max_body_bytes = 100000;

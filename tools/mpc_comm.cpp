@@ -139,6 +139,7 @@ struct PartyOptions {
   int count = 1;
   TlsOptions tls;
   std::string peer_cert;  // NAME=PATH
+  int poll_us = 0;        // PoolConfig::poll_before_sleep
 };
 
 struct Party {
@@ -163,6 +164,7 @@ Party start_party(const PartyOptions& o) {
   mpc::set_log_level(o.log_level);
   mpc::PoolConfig config;
   config.tls = o.tls.config();
+  config.poll_before_sleep = std::chrono::microseconds(o.poll_us);
   Party p{std::make_unique<mpc::Pool>(config), name};
   p.pool->add_http_server(port, addr);
   p.pool->add_http_client(name, peer_host, peer_port, peer_cert);
@@ -327,6 +329,8 @@ void add_party_options(CLI::App* cmd, PartyOptions& o, bool with_id) {
   cmd->add_option("--log-level", o.log_level, "trace, debug, info, warn, error or off");
   if (with_id) cmd->add_option("--id", o.id, "message id (default: the message counter)");
   add_tls_options(cmd, o.tls);
+  cmd->add_option("--poll-us", o.poll_us,
+                  "poll this long before the network thread sleeps (default 0; see PoolConfig)");
   cmd->add_option("--peer-cert", o.peer_cert,
                   "NAME=PATH: identify the peer by this PEM certificate (TLS only)");
 }

@@ -60,10 +60,12 @@ struct PoolConfig {
   /// 1 MiB messages. The price is resident memory that stays at the high-water mark.
   bool retain_freed_memory = true;
   /// After handling network events, the pool's thread keeps polling this long before it sleeps,
-  /// so that the next message of a conversation does not wait for a thread (and core) to wake
-  /// up: 64 B round trips measured 69-83 us without, 42-45 us with 30 us. Costs CPU while
-  /// polling; with many pools per core (e.g. 16 parties on 2 cores) set it to 0.
-  std::chrono::microseconds poll_before_sleep{30};
+  /// so that the next message of a conversation does not wait for a thread (and an idle core)
+  /// to wake up. Off by default: on an idle 2-core machine 30 us took 64 B round trips from
+  /// 69-83 us to 42-51 us, but on a busy one the polling thread took the core its own caller
+  /// needed (127 us against 70 us without), and 16 pools on 2 cores got 30% slower. Worth it
+  /// with a spare core per party.
+  std::chrono::microseconds poll_before_sleep{0};
   /// Mutual TLS (HTTPS) with these key, certificate and CA files; plain HTTP when empty (the
   /// reference's default, not for production). The pool's constructor checks the files and
   /// throws ConfigurationError naming the one that is missing, unreadable, expired or mismatched.
