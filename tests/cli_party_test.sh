@@ -4,11 +4,7 @@ set -u
 tool=$1
 base=${2:-62100}
 echo_client=$3
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() { if [ "$2" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $1"; fi; }
+. "$(dirname "$0")/checks.sh"
 a=127.0.0.1:$((base + 1))
 b=127.0.0.1:$((base + 2))
 c=127.0.0.1:$((base + 3))
@@ -58,5 +54,4 @@ check "bad --peer exits 2" "$([ $? = 2 ]; echo $?)"
 "$tool" ping 127.0.0.1:$((base + 9)) > /dev/null 2> "$tmp/err"
 check "ping of a closed port exits 2" "$([ $? = 2 ] && grep -q '^mpc-comm: ' "$tmp/err"; echo $?)"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

@@ -6,11 +6,7 @@ set -u
 tool=$1
 base=$2
 certs=$3
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() { if [ "$2" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $1"; fi; }
+. "$(dirname "$0")/checks.sh"
 a=127.0.0.1:$((base + 1))
 b=127.0.0.1:$((base + 2))
 tls() { echo --tls-key "$certs/$1.pem" --tls-cert "$certs/$1.crt" --tls-ca "$certs/${2:-ca-combined}.crt"; }
@@ -55,5 +51,4 @@ check "an expired own certificate exits 2, naming it" "$([ $? = 2 ] && grep -q "
 "$tool" send --listen "$a" --peer bob="$b" $(tls party_0) --peer-cert carol="$certs/party_1.crt" '{"int": "1"}' 2> "$tmp/err"
 check "--peer-cert for another name exits 2" "$([ $? = 2 ]; echo $?)"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

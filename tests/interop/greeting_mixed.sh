@@ -7,10 +7,9 @@ py=$1
 dir=$2
 mode=$3
 here=$(dirname "$0")
-"$py" -c 'import tno.mpc.communication' 2>/dev/null || {
-  echo "SKIPPED: $py cannot import tno.mpc.communication; run scripts/setup-python-ref.sh"; exit 77; }
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+. "$(dirname "$0")/../checks.sh"
+require_python "$py"
+out=$tmp
 if [ "$mode" = cpp-alice ]; then
   timeout 60 "$py" "$here/python_party.py" bob > "$out/bob.out" 2> "$out/bob.log" & p1=$!
   sleep 1

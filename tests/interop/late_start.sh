@@ -7,13 +7,8 @@ py=$1
 tool=$2
 base=$3
 here=$(dirname "$0")
-"$py" -c 'import tno.mpc.communication' 2>/dev/null || {
-  echo "SKIPPED: $py cannot import tno.mpc.communication; run scripts/setup-python-ref.sh"; exit 77; }
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() { if [ "$2" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $1"; fi; }
+. "$(dirname "$0")/../checks.sh"
+require_python "$py"
 pyport=$((base + 1))
 cport=$((base + 2))
 
@@ -38,5 +33,4 @@ check "C++ receives after starting late" "$(grep -qx '{"str":"late reader"}' "$t
 wait $pypid
 check "the Python send completes" $?
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

@@ -8,10 +8,9 @@ py=$1
 dir=$2
 read -r -a langs <<< "$3"
 here=$(dirname "$0")
-"$py" -c 'import tno.mpc.communication' 2>/dev/null || {
-  echo "SKIPPED: $py cannot import tno.mpc.communication; run scripts/setup-python-ref.sh"; exit 77; }
-out=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$out"' EXIT
+. "$(dirname "$0")/../checks.sh"
+require_python "$py"
+out=$tmp
 inputs=(11 22 9)
 pids=()
 for i in 2 0 1; do

@@ -8,7 +8,6 @@
 # Exits 77 (skipped) when the package cannot be imported.
 import asyncio
 import glob
-import math
 import os
 import random
 import subprocess
@@ -18,46 +17,13 @@ try:
     import numpy as np
     from tno.mpc.communication import Pool
     from tno.mpc.communication.serialization import Serialization
+    from interop_common import Point, same
 except ImportError as e:
     print(f"SKIPPED: the Python reference is not installed ({e}); run scripts/setup-python-ref.sh")
     sys.exit(77)
 
 
-class Point:
-    def __init__(self, x, y):
-        self.x, self.y = x, y
-
-    def serialize(self, **kwargs):
-        return {"x": self.x, "y": self.y}
-
-    @staticmethod
-    def deserialize(obj, **kwargs):
-        return Point(obj["x"], obj["y"])
-
-    def __eq__(self, other):
-        return isinstance(other, Point) and (self.x, self.y) == (other.x, other.y)
-
-    def __repr__(self):
-        return f"Point({self.x}, {self.y})"
-
-
 Serialization.register_class(Point, check_annotations=False)
-
-
-def same(a, b):
-    """Equal values of equal types (NaN equals NaN, -0.0 differs from 0.0)."""
-    if isinstance(a, float) and isinstance(b, float):
-        if math.isnan(a) or math.isnan(b):
-            return math.isnan(a) and math.isnan(b)
-        return a == b and math.copysign(1, a) == math.copysign(1, b)
-    if isinstance(a, np.ndarray):
-        return (isinstance(b, np.ndarray) and a.shape == b.shape
-                and all(same(x, y) for x, y in zip(a.flat, b.flat)))
-    if isinstance(a, (list, tuple)):
-        return type(a) == type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict):
-        return isinstance(b, dict) and list(a) == list(b) and all(same(a[k], b[k]) for k in a)
-    return type(a) == type(b) and a == b
 
 
 def values(vectors_dir):

@@ -6,7 +6,6 @@
 # out-of-order ids. (5.x has no id prefix.) Exits 77 (skipped) when 5.x is not installed.
 import asyncio
 import glob
-import math
 import os
 import random
 import subprocess
@@ -21,46 +20,14 @@ try:
         raise ImportError(f"version {__version__} is not 5.x")
     from tno.mpc.communication.packers.serialization import (DefaultDeserializerOpts,
                                                              DefaultSerializerOpts)
+    from interop_common import Point, same
 except ImportError as e:
     print(f"SKIPPED: tno.mpc.communication 5.x is not installed ({e}); "
           "run scripts/setup-python-ref.sh DIR 5.0.4")
     sys.exit(77)
 
 
-class Point:
-    def __init__(self, x, y):
-        self.x, self.y = x, y
-
-    def serialize(self, opts):
-        return {"x": self.x, "y": self.y}
-
-    @staticmethod
-    def deserialize(obj, opts):
-        return Point(obj["x"], obj["y"])
-
-    def __eq__(self, other):
-        return isinstance(other, Point) and (self.x, self.y) == (other.x, other.y)
-
-    def __repr__(self):
-        return f"Point({self.x}, {self.y})"
-
-
 Serializer.register_class(Point, check_annotations=False)
-
-
-def same(a, b):
-    if isinstance(a, float) and isinstance(b, float):
-        if math.isnan(a) or math.isnan(b):
-            return math.isnan(a) and math.isnan(b)
-        return a == b and math.copysign(1, a) == math.copysign(1, b)
-    if isinstance(a, np.ndarray):
-        return (isinstance(b, np.ndarray) and a.shape == b.shape
-                and all(same(x, y) for x, y in zip(a.flat, b.flat)))
-    if isinstance(a, (list, tuple)):
-        return type(a) == type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict):
-        return isinstance(b, dict) and list(a) == list(b) and all(same(a[k], b[k]) for k in a)
-    return type(a) == type(b) and a == b
 
 
 def values(vectors_dir):

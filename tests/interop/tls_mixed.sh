@@ -9,13 +9,8 @@ tool=$2
 certs=$3
 base=$4
 here=$(dirname "$0")
-"$py" -c 'import tno.mpc.communication, OpenSSL' 2>/dev/null || {
-  echo "SKIPPED: $py cannot import tno.mpc.communication[tls]; run scripts/setup-python-ref.sh"; exit 77; }
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() { if [ "$2" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $1"; fi; }
+. "$(dirname "$0")/../checks.sh"
+require_python "$py" OpenSSL
 pyport=$((base + 1))
 cport=$((base + 2))
 tls() { echo --tls-key "$certs/$1.pem" --tls-cert "$certs/$1.crt" --tls-ca "$certs/${2:-ca-combined}.crt"; }
@@ -69,5 +64,4 @@ check "the C++ receiver logs the refusal" "$(grep -q 'Refused a TLS connection f
 check "and received nothing" "$([ ! -s "$tmp/c.out" ]; echo $?)"
 kill $cpid 2>/dev/null; wait $cpid 2>/dev/null
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

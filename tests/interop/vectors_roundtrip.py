@@ -6,23 +6,12 @@ import glob, os, subprocess, sys, math
 try:
     import numpy as np
     from tno.mpc.communication.serialization import Serialization
+    from interop_common import Point, same
 except ImportError as e:
     print(f"SKIPPED: the Python reference is not installed ({e}); run scripts/setup-python-ref.sh")
     sys.exit(77)
 tool, vec = sys.argv[1], sys.argv[2]
-class Point:
-    def __init__(self, x, y): self.x, self.y = x, y
-    def serialize(self, **kw): return {"x": self.x, "y": self.y}
-    @staticmethod
-    def deserialize(obj, **kw): return Point(obj["x"], obj["y"])
-    def __eq__(self, o): return isinstance(o, Point) and self.x == o.x and self.y == o.y
 Serialization.register_class(Point, check_annotations=False)
-def same(a, b):
-    if isinstance(a, float) and isinstance(b, float): return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1,a)==math.copysign(1,b))
-    if isinstance(a, np.ndarray): return isinstance(b, np.ndarray) and a.shape == b.shape and all(same(x, y) for x, y in zip(a.flat, b.flat))
-    if isinstance(a, (list, tuple)): return type(a) == type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict): return isinstance(b, dict) and list(a) == list(b) and all(same(a[k], b[k]) for k in a)
-    return type(a) == type(b) and a == b
 bad = 0; n = 0; diff_bytes = []
 for f in sorted(glob.glob(vec + "/*.msgpack")):
     name = os.path.basename(f)[:-8]

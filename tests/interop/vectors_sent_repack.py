@@ -12,21 +12,10 @@ try:
     import gmpy2
     import numpy as np
     from tno.mpc.communication.serialization import Serialization
+    from interop_common import Point
 except ImportError as e:
     print(f"SKIPPED: the Python reference is not installed ({e}); run scripts/setup-python-ref.sh")
     sys.exit(77)
-
-
-class Point:
-    def __init__(self, x, y):
-        self.x, self.y = x, y
-
-    def serialize(self, **kwargs):
-        return {"x": self.x, "y": self.y}
-
-    @staticmethod
-    def deserialize(obj, **kwargs):
-        return Point(obj["x"], obj["y"])
 
 
 Serialization.register_class(Point, check_annotations=False)

@@ -1,0 +1,22 @@
+# Sourced by the shell tests: a scratch directory that goes away with the test (and the test's
+# background parties with it), named checks, and the summary that decides the exit status.
+#   check "what" STATUS     counts STATUS 0 as passed, anything else as failed (and says which)
+#   finish                  prints the counts; succeeds only when nothing failed
+#   require_python PY [MODULES]   exits 77 (skipped, with a message) when PY cannot import
+#                                 tno.mpc.communication (and MODULES, e.g. OpenSSL)
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+check() { if [ "$2" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $1"; fi; }
+finish() {
+  echo "$passed passed, $failed failed"
+  [ "$failed" = 0 ]
+}
+require_python() {
+  local modules="tno.mpc.communication${2:+, $2}"
+  "$1" -c "import $modules" 2>/dev/null || {
+    echo "SKIPPED: $1 cannot import $modules; run scripts/setup-python-ref.sh"
+    exit 77
+  }
+}
