@@ -29,48 +29,45 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// asend of N small ints from one pool, all received by the other (goal: >= 50,000 messages/s).
-void asend_ints(int count) {
+// Sends `count` messages with asend from one pool (message i is make(i)) and receives them all,
+// decoded as T, in the other (each goes to `check`); prints the rate as one JSON object.
+template <class T, class Make, class Check>
+void pipelined(const char* workload, int count, Make make, Check check) {
   mpc::testing::PoolGroup duo(2);
-  duo[0].send("local1", -1);  // connection set up outside the timing
-  duo[1].recv<int>("local0");
+  duo[0].send("local1", make(0));  // the connection is set up outside the timing
+  duo[1].recv<T>("local0");
   auto start = Clock::now();
   std::vector<std::future<void>> sent;
   sent.reserve(static_cast<std::size_t>(count));
-  for (int i = 0; i < count; ++i) sent.push_back(duo[0].asend("local1", i));
-  long long sum = 0;
-  for (int i = 0; i < count; ++i) sum += duo[1].recv<int>("local0");
+  for (int i = 0; i < count; ++i) sent.push_back(duo[0].asend("local1", make(i)));
+  for (int i = 0; i < count; ++i) check(duo[1].recv<T>("local0"));
   for (auto& f : sent) f.get();
   double s = seconds_since(start);
-  if (sum != static_cast<long long>(count) * (count - 1) / 2) std::fprintf(stderr, "wrong sum\n");
   std::printf(
-      "{\"workload\": \"asend_ints\", \"messages\": %d, \"seconds\": %.4f, "
-      "\"messages_per_s\": %.0f}\n",
-      count, s, count / s);
+      "{\"workload\": \"%s\", \"messages\": %d, \"seconds\": %.4f, \"messages_per_s\": %.0f}\n",
+      workload, count, s, count / s);
+}
+
+// asend of N small ints from one pool, all received by the other (goal: >= 50,000 messages/s).
+void asend_ints(int count) {
+  long long sum = 0;
+  pipelined<int>(
+      "asend_ints", count, [](int i) { return i; }, [&](int v) { sum += v; });
+  if (sum != static_cast<long long>(count) * (count - 1) / 2) std::fprintf(stderr, "wrong sum\n");
 }
 
 // Messages of 1,000 random 2048-bit integers, sent and decoded into mpz_class (goal: >= 3,000
 // messages/s end to end).
 void bigint_lists(int count) {
-  mpc::testing::PoolGroup duo(2);
   gmp_randclass rng(gmp_randinit_default);
   rng.seed(2048);
   std::vector<mpz_class> list(1000);
   for (auto& x : list) x = rng.get_z_bits(2048);
-  duo[0].send("local1", list);
-  duo[1].recv<std::vector<mpz_class>>("local0");
-  auto start = Clock::now();
-  std::vector<std::future<void>> sent;
-  for (int i = 0; i < count; ++i) sent.push_back(duo[0].asend("local1", list));
   std::size_t received = 0;
-  for (int i = 0; i < count; ++i) received += duo[1].recv<std::vector<mpz_class>>("local0").size();
-  for (auto& f : sent) f.get();
-  double s = seconds_since(start);
+  pipelined<std::vector<mpz_class>>(
+      "bigint_lists", count, [&](int) -> const std::vector<mpz_class>& { return list; },
+      [&](const std::vector<mpz_class>& v) { received += v.size(); });
   if (received != list.size() * static_cast<std::size_t>(count)) std::fprintf(stderr, "lost\n");
-  std::printf(
-      "{\"workload\": \"bigint_lists\", \"messages\": %d, \"seconds\": %.4f, "
-      "\"messages_per_s\": %.0f}\n",
-      count, s, count / s);
 }
 
 // One 1,000,000-element float64 vector at a time: send, receive and decode, one message after
