@@ -1002,12 +1002,13 @@ std::future<void> Pool::send_in_place(const std::string& peer, const MessageId& 
   Writer w(*head);
   w.write_map_header(2);
   w.write_str("object");
+  ByteBuffer bin_header;
+  Writer(bin_header).write_bin_header(n);
   if (config_.wire_format == WireFormat::v5) {
     // 5.x: the packed payload (a bin) inside a bin.
-    std::size_t inner_header = n <= 0xff ? 2 : n <= 0xffff ? 3 : 5;
-    w.write_bin_header(static_cast<std::uint32_t>(inner_header + n));
+    w.write_bin_header(static_cast<std::uint32_t>(bin_header.size() + n));
   }
-  w.write_bin_header(n);
+  w.write_raw(bin_header.view());
   auto tail = std::make_shared<ByteBuffer>();
   Writer t(*tail);
   t.write_str("id");

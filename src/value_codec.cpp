@@ -1,7 +1,6 @@
 // The dynamic path (Value to msgpack and back) and the wire forms of the reference's built-in
 // typed values ("int", "tuple", "ndarray", "mpz", "bitarray"), shared with the typed codecs.
 #include <cstring>
-#include <limits>
 #include <string>
 
 #include "tno/mpc/communication/codec.hpp"
@@ -372,40 +371,6 @@ Value decode_value(Reader& r) {
 
 void write_envelope_key(Writer& w, std::string_view key) {
   w.write_str(key);
-}
-
-std::size_t begin_bin_wrap(Writer& w) {
-  ByteBuffer& out = w.buffer();
-  std::size_t at = out.size();
-  out.extend(5);  // room for the largest header, bin32
-  return at;
-}
-
-void end_bin_wrap(Writer& w, std::size_t at) {
-  ByteBuffer& out = w.buffer();
-  std::size_t n = out.size() - at - 5;
-  if (n > std::numeric_limits<std::uint32_t>::max()) {
-    throw SerializationError("a payload of " + std::to_string(n) +
-                             " bytes does not fit in one msgpack bin");
-  }
-  std::byte* header = out.data() + at;
-  std::size_t header_size = n <= 0xff ? 2 : n <= 0xffff ? 3 : 5;
-  if (header_size == 2) {
-    header[0] = std::byte{0xc4};
-    header[1] = static_cast<std::byte>(n);
-  } else if (header_size == 3) {
-    header[0] = std::byte{0xc5};
-    header[1] = static_cast<std::byte>(n >> 8);
-    header[2] = static_cast<std::byte>(n);
-  } else {
-    header[0] = std::byte{0xc6};
-    for (int i = 0; i < 4; ++i) header[1 + i] = static_cast<std::byte>(n >> (24 - 8 * i));
-  }
-  if (header_size < 5) {
-    // Only payloads under 64 KiB move.
-    std::memmove(header + header_size, header + 5, n);
-    out.shrink_by(5 - header_size);
-  }
 }
 
 std::span<const std::byte> read_wrapped_payload(Reader& r) {

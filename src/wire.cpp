@@ -5,6 +5,7 @@
 #include <msgpuck.h>
 
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "tno/mpc/communication/errors.hpp"
@@ -46,6 +47,25 @@ void Writer::write_bin(std::span<const std::byte> b) {
   if (b.size() != n) throw SerializationError("bytes longer than 4 GiB cannot be encoded");
   std::byte* at = write_bin_in_place(n);
   if (n != 0) std::memcpy(at, b.data(), n);  // an empty span may have a null data()
+}
+std::size_t Writer::begin_bin() {
+  std::size_t mark = out_.size();
+  out_.extend(mp_sizeof_binl(std::numeric_limits<std::uint32_t>::max()));
+  return mark;
+}
+void Writer::end_bin(std::size_t mark) {
+  const std::size_t reserved = mp_sizeof_binl(std::numeric_limits<std::uint32_t>::max());
+  const std::size_t n = out_.size() - mark - reserved;
+  if (n > std::numeric_limits<std::uint32_t>::max()) {
+    throw SerializationError("a payload of " + std::to_string(n) +
+                             " bytes does not fit in one msgpack bin");
+  }
+  auto size = static_cast<std::uint32_t>(n);
+  char* header = reinterpret_cast<char*>(out_.data() + mark);
+  const std::size_t header_size = mp_sizeof_binl(size);
+  if (header_size < reserved) std::memmove(header + header_size, header + reserved, n);
+  mp_encode_binl(header, size);
+  out_.shrink_by(reserved - header_size);
 }
 void Writer::write_bin_header(std::uint32_t size) {
   mp_encode_binl(grow(out_, mp_sizeof_binl(size)), size);

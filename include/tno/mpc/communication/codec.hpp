@@ -650,10 +650,6 @@ void write_envelope_key(Writer& w, std::string_view key);
 /// Walks the envelope map: calls `on_object` at the "object" value (which must consume it) and
 /// returns the id. Throws DecodeError when a key is missing, repeated or not a str.
 MessageId read_envelope(Reader& r, void (*on_object)(Reader&, void*), void* state);
-/// 5.x: reserves room for a bin header before the payload is encoded in place behind it, then
-/// writes the smallest header for the payload's size (moving a small payload back).
-std::size_t begin_bin_wrap(Writer& w);
-void end_bin_wrap(Writer& w, std::size_t at);
 /// 5.x: the bytes of a wrapped payload, checked to be a bin.
 std::span<const std::byte> read_wrapped_payload(Reader& r);
 }  // namespace detail
@@ -668,9 +664,9 @@ void pack_message(ByteBuffer& out, const T& object, const MessageId& id,
   w.write_map_header(2);
   detail::write_envelope_key(w, "object");
   if (format == WireFormat::v5) {
-    std::size_t at = detail::begin_bin_wrap(w);
+    std::size_t mark = w.begin_bin();
     encode_to(w, object);
-    detail::end_bin_wrap(w, at);
+    w.end_bin(mark);
   } else {
     encode_to(w, object);
   }
