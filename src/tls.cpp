@@ -116,18 +116,17 @@ CertificateInfo read_certificate(const std::string& path) {
 
 namespace detail {
 
-CertificateInfo describe_certificate(const void* opaque) {
-  const X509* cert = static_cast<const X509*>(opaque);
-  CertificateInfo info;
-  const X509_NAME* issuer = X509_get_issuer_name(cert);
-  info.subject = one_line(X509_get_subject_name(cert));
-  info.issuer = one_line(issuer);
+namespace {
+// The serial number in decimal, the identity key and whether the issuer starts with CN: what a
+// server needs of every client certificate (the rest of CertificateInfo is for people).
+void identify(const X509* cert, CertificateInfo& info) {
   std::unique_ptr<BIGNUM, BnFree> serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
   if (serial) {
     std::unique_ptr<char, OpenSslString> dec(BN_bn2dec(serial.get()));
     if (dec) info.serial = dec.get();
   }
   // The reference's receiver takes the value of the issuer's first RDN, whatever its type.
+  const X509_NAME* issuer = X509_get_issuer_name(cert);
   std::string first_rdn;
   if (X509_NAME_entry_count(issuer) > 0) {
     const X509_NAME_ENTRY* entry = X509_NAME_get_entry(issuer, 0);
@@ -135,6 +134,15 @@ CertificateInfo describe_certificate(const void* opaque) {
     info.issuer_starts_with_cn = OBJ_obj2nid(X509_NAME_ENTRY_get_object(entry)) == NID_commonName;
   }
   info.identity = first_rdn + ":" + info.serial;
+}
+}  // namespace
+
+CertificateInfo describe_certificate(const void* opaque) {
+  const X509* cert = static_cast<const X509*>(opaque);
+  CertificateInfo info;
+  identify(cert, info);
+  info.subject = one_line(X509_get_subject_name(cert));
+  info.issuer = one_line(X509_get_issuer_name(cert));
   info.not_before = to_time_point(X509_get0_notBefore(cert));
   info.not_after = to_time_point(X509_get0_notAfter(cert));
   return info;
@@ -203,7 +211,9 @@ std::string peer_identity(void* opaque) {
   SSL* ssl = static_cast<SSL*>(opaque);
   X509* cert = SSL_get0_peer_certificate(ssl);
   if (cert == nullptr) return "";
-  return describe_certificate(cert).identity;
+  CertificateInfo info;
+  identify(cert, info);
+  return info.identity;
 }
 
 namespace {
