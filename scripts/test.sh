@@ -54,7 +54,7 @@ step "TSan: pool and TLS tests"
 cmake -S . -B "$out/tsan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMPC_COMM_WERROR=ON \
   -DMPC_COMM_SANITIZE=thread -DMPC_COMM_BUILD_EXAMPLES=OFF > /dev/null
 cmake --build "$out/tsan" -j "$jobs" --target pool_tests tls_tests
-TSAN_OPTIONS=halt_on_error=1 ctest --test-dir "$out/tsan" --output-on-failure -j "$jobs" -L pool
+TSAN_OPTIONS="halt_on_error=1 suppressions=$root/scripts/tsan-suppressions.txt" ctest --test-dir "$out/tsan" --output-on-failure -j "$jobs" -L pool
 
 step "examples and benchmarks (one short run each; figures, not asserts)"
 "$out/main/examples/codec_tour"
