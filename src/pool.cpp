@@ -1,6 +1,7 @@
-// The Pool on Boost.Asio/Beast: one io_context on one background thread runs the server and all
-// deliveries (each a coroutine). The mailbox (stored messages, waiting receivers, counters,
-// statistics) is shared with user threads under one mutex, held only for map operations.
+// The Pool on Boost.Asio/Beast: one io_context runs the server and all deliveries (each a
+// coroutine), in a caller that waits for a result or else on the pool's own thread. The mailbox
+// (stored messages, waiting receivers, counters, statistics) is shared with user threads under one
+// mutex, held only for map operations.
 #include "tno/mpc/communication/pool.hpp"
 
 #include <spdlog/pattern_formatter.h>
@@ -19,6 +20,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <array>
+#include <atomic>
 #include <boost/beast/core.hpp>
 #include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http.hpp>
@@ -255,6 +257,49 @@ void prepare_client_tls(TlsStream& stream, const std::string& host, bool verify_
   if (resume != nullptr) SSL_set_session(ssl, resume);
 }
 
+// The right to run the network, held by one thread at a time. (A timed mutex would do, but
+// ThreadSanitizer does not understand the timed lock of std::timed_mutex.)
+class NetworkTurn {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Holds the turn once it is free, or not if it is not free by `until` (never: wait as needed).
+  class Held {
+   public:
+    Held(NetworkTurn& turn, std::optional<Clock::time_point> until) : turn_(turn) {
+      std::unique_lock lock(turn_.mu_);
+      auto is_free = [&] { return !turn_.taken_; };
+      if (until) {
+        held_ = turn_.freed_.wait_until(lock, *until, is_free);
+      } else {
+        turn_.freed_.wait(lock, is_free);
+        held_ = true;
+      }
+      turn_.taken_ = held_;
+    }
+    ~Held() {
+      if (!held_) return;
+      {
+        std::lock_guard lock(turn_.mu_);
+        turn_.taken_ = false;
+      }
+      turn_.freed_.notify_one();
+    }
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+    explicit operator bool() const { return held_; }
+
+   private:
+    NetworkTurn& turn_;
+    bool held_ = false;
+  };
+
+ private:
+  std::mutex mu_;
+  std::condition_variable freed_;
+  bool taken_ = false;
+};
+
 }  // namespace
 
 struct Pool::Impl {
@@ -281,23 +326,97 @@ struct Pool::Impl {
     thread = std::thread([this] { run_network(); });
   }
 
-  // The network thread. Between bursts it keeps polling for config.poll_before_sleep before it
-  // sleeps in the kernel: waking a sleeping thread (and, on a virtual machine, its idle core)
-  // cost tens of microseconds per hop, which doubled the round trip of small messages.
+  using Clock = std::chrono::steady_clock;
+  // How long a thread runs the network before it looks again whether another should.
+  static constexpr Clock::duration kSlice = std::chrono::milliseconds(20);
+  // How long after a caller stopped waiting the network thread leaves the network to callers.
+  static constexpr Clock::duration kCallerGrace = std::chrono::milliseconds(1);
+
+  // Who runs the network (see PoolConfig::callers_run_network): a thread that waits in a call
+  // (send, recv, ...) runs it itself, so that what it waits for completes in its own thread
+  // instead of costing a wake-up and a context switch per hand-off (two per message each way);
+  // the pool's thread runs it only while no caller has been waiting for kCallerGrace, so that
+  // messages are served and asends go out while the application computes. The thread that runs the
+  // network holds `turn`; the data marked "io thread only" is the holder's.
   void run_network() {
+    while (!ioc.stopped()) {
+      if (config.callers_run_network && callers_active()) {
+        std::unique_lock lock(park_mu);
+        parked.wait_for(lock, kCallerGrace);  // shutdown notifies
+        continue;
+      }
+      NetworkTurn::Held held(turn, Clock::now() + kSlice);
+      if (!held || ioc.stopped()) continue;
+      run_network_once();
+    }
+  }
+
+  // Handles what is ready, or waits up to kSlice for one event. With poll_before_sleep it keeps
+  // polling that long before it sleeps in the kernel: waking a sleeping thread (and, on a virtual
+  // machine, its idle core) costs tens of microseconds.
+  void run_network_once() {
     const auto window = config.poll_before_sleep;
     if (window.count() <= 0) {
-      ioc.run();
+      ioc.run_one_for(kSlice);
       return;
     }
-    while (!ioc.stopped()) {
-      std::size_t handled = ioc.poll();
-      const auto until = std::chrono::steady_clock::now() + window;
-      while (handled == 0 && !ioc.stopped() && std::chrono::steady_clock::now() < until) {
-        handled = ioc.poll();
+    std::size_t handled = ioc.poll();
+    const auto until = Clock::now() + window;
+    while (handled == 0 && !ioc.stopped() && Clock::now() < until) handled = ioc.poll();
+    if (handled == 0 && !ioc.stopped()) ioc.run_one_for(kSlice);
+  }
+
+  bool callers_active() const {
+    return callers_waiting.load() > 0 ||
+           Clock::now() - Clock::time_point(Clock::duration(caller_left.load())) < kCallerGrace;
+  }
+
+  // Waits until `done()` or `deadline`; returns done(). The waiting thread runs the network
+  // meanwhile (unless callers_run_network is off: then `wait_for_network_thread(deadline)`
+  // waits); a deadline already passed still handles what is ready.
+  template <class Done, class Wait>
+  bool run_network_until(Done done, std::optional<Clock::time_point> deadline,
+                         Wait wait_for_network_thread) {
+    if (!config.callers_run_network) return wait_for_network_thread(deadline);
+    ++callers_waiting;
+    struct Leave {
+      Impl& impl;
+      ~Leave() {
+        impl.caller_left.store(Clock::now().time_since_epoch().count());
+        --impl.callers_waiting;
       }
-      if (handled == 0 && !ioc.stopped()) ioc.run_one();
+    } leave{*this};
+    for (;;) {
+      if (done()) return true;
+      auto now = Clock::now();
+      bool last = deadline && now >= *deadline;
+      Clock::duration slice = deadline ? std::min(kSlice, *deadline - now) : kSlice;
+      // Another thread runs the network now; it lets go after the event at hand (which may be
+      // the one this caller waits for).
+      if (NetworkTurn::Held held(turn, now + (last ? Clock::duration(0) : slice)); held) {
+        if (ioc.stopped()) return wait_for_network_thread(deadline);  // shut down: all settled
+        if (last) {
+          ioc.poll();
+        } else {
+          ioc.run_one_for(slice);
+        }
+      }
+      if (last) return done();
     }
+  }
+
+  template <class T>
+  bool wait_ready(const std::future<T>& result, std::optional<Clock::time_point> deadline) {
+    auto ready = [&] {
+      return result.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+    };
+    return run_network_until(ready, deadline, [&](std::optional<Clock::time_point> until) {
+      if (!until) {
+        result.wait();
+        return true;
+      }
+      return result.wait_until(*until) == std::future_status::ready;
+    });
   }
 
   PoolConfig config;
@@ -306,6 +425,11 @@ struct Pool::Impl {
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> work;
   std::thread thread;
+  NetworkTurn turn;  // held by the thread running the network (see run_network)
+  std::atomic<int> callers_waiting{0};
+  std::atomic<Clock::rep> caller_left{0};  // when a waiting caller last returned
+  std::mutex park_mu;
+  std::condition_variable parked;  // the network thread, while callers run the network
   std::optional<tcp::acceptor> acceptor;
   std::uint16_t port = 0;
 
@@ -1061,7 +1185,9 @@ Pool::Body Pool::receive_bytes(const std::string& peer, const std::optional<Mess
   // The key is needed to withdraw the waiter on a timeout.
   std::string key_text;
   auto future = start_receive(peer, id, nullptr, &key_text);
-  if (timeout && future.wait_for(*timeout) != std::future_status::ready) {
+  Deadline deadline;
+  if (timeout) deadline = std::chrono::steady_clock::now() + *timeout;
+  if (!impl_->wait_ready(future, deadline)) {
     std::lock_guard lock(impl_->mu);
     if (impl_->waiting.erase(Impl::Key{peer, key_text}) > 0) {
       throw TimeoutError("no message from '" + peer + "' with id " + key_text.substr(2) +
@@ -1083,17 +1209,29 @@ Statistics Pool::statistics() const {
 
 Statistics Pool::shutdown(std::chrono::milliseconds deadline) {
   {
-    std::unique_lock lock(impl_->mu);
+    std::lock_guard lock(impl_->mu);
     if (impl_->final_statistics) return *impl_->final_statistics;
-    impl_->sends_done.wait_for(lock, deadline, [&] { return impl_->pending_sends == 0; });
+  }
+  auto sent = [&] {
+    std::lock_guard lock(impl_->mu);
+    return impl_->pending_sends == 0;
+  };
+  impl_->run_network_until(sent, std::chrono::steady_clock::now() + deadline, [&](auto) {
+    std::unique_lock lock(impl_->mu);
+    return impl_->sends_done.wait_for(lock, deadline, [&] { return impl_->pending_sends == 0; });
+  });
+  {
+    std::lock_guard lock(impl_->mu);
     impl_->stopping = true;
   }
-  asio::post(impl_->ioc, [impl = impl_.get()] {
+  {
+    NetworkTurn::Held held(impl_->turn, std::nullopt);  // nobody runs the network while it stops
     beast::error_code ec;
-    if (impl->acceptor) impl->acceptor->close(ec);
-  });
-  impl_->work.reset();
-  impl_->ioc.stop();
+    if (impl_->acceptor) impl_->acceptor->close(ec);
+    impl_->work.reset();
+    impl_->ioc.stop();
+  }
+  impl_->parked.notify_all();
   if (impl_->thread.joinable()) impl_->thread.join();
   // Deliveries cut short by the deadline fail loudly rather than with a broken promise.
   std::set<std::shared_ptr<Delivery>> unsettled;
@@ -1120,6 +1258,19 @@ Statistics Pool::shutdown(std::chrono::milliseconds deadline) {
         impl_->port, t.messages_sent, t.bytes_sent, t.messages_received, t.bytes_received);
   }
   return *impl_->final_statistics;
+}
+
+void Pool::wait(std::future<void>&& sent) {
+  impl_->wait_ready(sent, std::nullopt);
+  sent.get();
+}
+
+bool Pool::wait_ready(const std::future<void>& result, Deadline deadline) {
+  return impl_->wait_ready(result, deadline);
+}
+
+bool Pool::wait_ready(const std::future<Body>& result, Deadline deadline) {
+  return impl_->wait_ready(result, deadline);
 }
 
 PingResult ping(const std::string& host, std::uint16_t port, const std::optional<TlsConfig>& tls,

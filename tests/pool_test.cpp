@@ -359,6 +359,70 @@ TEST(Pool, PollingBeforeSleepingDeliversAndShutsDown) {
   EXPECT_EQ(duo[1].shutdown(std::chrono::seconds(1)).total.messages_received, 100u);
 }
 
+// Waits (outside the pool) until `done()`, for at most 10 s.
+template <class Done>
+bool eventually(Done done) {
+  for (int i = 0; i < 1000 && !done(); ++i) std::this_thread::sleep_for(10ms);
+  return done();
+}
+
+TEST(Pool, APartyServesAndSendsWhileNoCallerWaits) {
+  // Nobody calls into the receiving pool: its own thread must take the network over, answer the
+  // message (the sender's send returns) and store it; an asend is delivered while its caller
+  // sleeps; a bare get() on an asend's future completes.
+  testing::PoolGroup duo(2);
+  duo[0].send("local1", 1);
+  EXPECT_EQ(duo[1].statistics().total.messages_received, 1u);
+  auto sent = duo[1].asend("local0", 2);
+  EXPECT_TRUE(eventually([&] { return duo[0].statistics().total.messages_received == 1; }));
+  sent.get();
+  EXPECT_EQ(duo[1].recv<int>("local0"), 1);
+  EXPECT_EQ(duo[0].recv<int>("local1"), 2);
+}
+
+TEST(Pool, CallersInSeveralThreadsShareTheNetwork) {
+  // Three threads wait in one pool at once (for two peers and a send): whichever runs the
+  // network completes the others' waits too.
+  for (bool callers_run_network : {true, false}) {
+    PoolConfig config;
+    config.callers_run_network = callers_run_network;
+    testing::PoolGroup trio(3, config);
+    constexpr int kRounds = 200;
+    std::vector<std::thread> threads;
+    std::vector<int> sums(2, 0);
+    for (int from = 1; from <= 2; ++from) {
+      threads.emplace_back([&, from] {
+        for (int i = 0; i < kRounds; ++i)
+          sums[from - 1] += trio[0].recv<int>(testing::party_name(from));
+      });
+    }
+    threads.emplace_back([&] {
+      for (int i = 0; i < kRounds; ++i) trio[0].send("local1", i);
+    });
+    for (int i = 0; i < kRounds; ++i) {
+      trio[1].asend("local0", i);
+      trio[2].send("local0", 2 * i);
+    }
+    for (int i = 0; i < kRounds; ++i) EXPECT_EQ(trio[1].recv<int>("local0"), i);
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(sums[0], kRounds * (kRounds - 1) / 2) << callers_run_network;
+    EXPECT_EQ(sums[1], kRounds * (kRounds - 1)) << callers_run_network;
+  }
+}
+
+TEST(Pool, PendingMessagesCompleteWhileTheirCallerWaitsOnThem) {
+  testing::PoolGroup duo(2);
+  auto pending = duo[1].arecv<int>("local0");
+  EXPECT_FALSE(pending.ready());
+  EXPECT_FALSE(pending.wait_for(20ms));
+  duo[0].asend("local1", 7);
+  pending.wait();
+  EXPECT_TRUE(pending.ready());
+  EXPECT_EQ(pending.get(), 7);
+  duo[0].wait(duo[0].asend("local1", 8));
+  EXPECT_EQ(duo[1].recv<int>("local0"), 8);
+}
+
 TEST(Pool, ABodyOverTheLimitIs413AndFinal) {
   PoolConfig small;
   small.max_body_bytes = 100000;

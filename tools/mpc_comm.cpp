@@ -138,8 +138,9 @@ struct PartyOptions {
   std::optional<std::string> id;
   int count = 1;
   TlsOptions tls;
-  std::string peer_cert;  // NAME=PATH
-  int poll_us = 0;        // PoolConfig::poll_before_sleep
+  std::string peer_cert;             // NAME=PATH
+  int poll_us = 0;                   // PoolConfig::poll_before_sleep
+  bool network_thread_only = false;  // PoolConfig::callers_run_network off
 };
 
 struct Party {
@@ -165,6 +166,7 @@ Party start_party(const PartyOptions& o) {
   mpc::PoolConfig config;
   config.tls = o.tls.config();
   config.poll_before_sleep = std::chrono::microseconds(o.poll_us);
+  config.callers_run_network = !o.network_thread_only;
   Party p{std::make_unique<mpc::Pool>(config), name};
   p.pool->add_http_server(port, addr);
   p.pool->add_http_client(name, peer_host, peer_port, peer_cert);
@@ -227,7 +229,7 @@ int bench(const PartyOptions& o, const BenchOptions& b) {
   Clock::time_point measured_from;
   auto finish_oldest = [&] {
     InFlight& f = window.front();
-    f.sent.get();
+    p.pool->wait(std::move(f.sent));
     if (f.echo) {
       auto back = f.echo->get();
       if (back.size() != b.size) throw std::runtime_error("the echo has another size");
@@ -331,6 +333,8 @@ void add_party_options(CLI::App* cmd, PartyOptions& o, bool with_id) {
   add_tls_options(cmd, o.tls);
   cmd->add_option("--poll-us", o.poll_us,
                   "poll this long before the network thread sleeps (default 0; see PoolConfig)");
+  cmd->add_flag("--network-thread-only", o.network_thread_only,
+                "only the pool's thread runs the network, not waiting callers (see PoolConfig)");
   cmd->add_option("--peer-cert", o.peer_cert,
                   "NAME=PATH: identify the peer by this PEM certificate (TLS only)");
 }
