@@ -9,9 +9,15 @@
 #
 # BUILD_DIR needs tools/mpc-comm, bench/raw_baseline and bench/bench_workloads (configure with
 # -DMPC_COMM_BUILD_BENCHMARKS=ON, Release). Only the standard library is used.
+#
+# Placement: the two parties of a network figure run on separate cores (taskset), as parties on
+# separate hosts would, for the baseline and the library alike. Left to the scheduler, a raw
+# ping-pong of two single-threaded processes is moved onto one core, where it takes 12 us
+# instead of 45-60 us (no cross-core wake-up); that figure is reported too ("unpinned").
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,22 +41,29 @@ def port_pair():
     return PORT, PORT + 1
 
 
-def raw(build, mode, size, count, certs=None):
+def on_core(core, pinned):
+    """The command prefix that runs a party on its own core (party 0 on core 0, party 1 on 1)."""
+    if not pinned or (os.cpu_count() or 1) < 2 or not shutil.which("taskset"):
+        return []
+    return ["taskset", "-c", str(core)]
+
+
+def raw(build, mode, size, count, certs=None, pinned=True):
     server_port, _ = port_pair()
     tls = ["--tls", certs] if certs else []
     exe = os.path.join(build, "bench", "raw_baseline")
-    server = subprocess.Popen([exe, "server", str(server_port)] + tls)
+    server = subprocess.Popen(on_core(1, pinned) + [exe, "server", str(server_port)] + tls)
     time.sleep(0.2)
     try:
-        out = run([exe, "client", f"127.0.0.1:{server_port}", mode, str(size), str(count), "--json"]
-                  + tls)
+        out = run(on_core(0, pinned) + [exe, "client", f"127.0.0.1:{server_port}", mode, str(size),
+                                        str(count), "--json"] + tls)
     finally:
         server.wait(timeout=120)
     return json_lines(out)[0]
 
 
 def library(build, size, count, one_way=False, inflight=1, certs=None, peak_memory=False,
-            poll_us=0):
+            thread_only=False, pinned=True):
     a, b = port_pair()
     tool = os.path.join(build, "tools", "mpc-comm")
     tls_a = tls_b = []
@@ -59,15 +72,15 @@ def library(build, size, count, one_way=False, inflight=1, certs=None, peak_memo
                  "--tls-ca", f"{certs}/ca-combined.crt"]
         tls_b = ["--tls-key", f"{certs}/party_1.pem", "--tls-cert", f"{certs}/party_1.crt",
                  "--tls-ca", f"{certs}/ca-combined.crt"]
-    if poll_us:
-        tls_a = tls_a + ["--poll-us", str(poll_us)]
-        tls_b = tls_b + ["--poll-us", str(poll_us)]
+    if thread_only:  # the network on the pool's thread only (before callers ran it)
+        tls_a = tls_a + ["--network-thread-only"]
+        tls_b = tls_b + ["--network-thread-only"]
     timing = ["/usr/bin/time", "-f", "peak_rss_kb=%M"] if peak_memory else []
-    echo = subprocess.Popen(timing + [tool, "echo", "--listen", f"127.0.0.1:{b}", "--peer",
+    echo = subprocess.Popen(on_core(1, pinned) + timing + [tool, "echo", "--listen", f"127.0.0.1:{b}", "--peer",
                                       f"bench=127.0.0.1:{a}", "--count", str(count)]
                             + (["--sink"] if one_way else []) + tls_b,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    cmd = timing + [tool, "bench", "--listen", f"127.0.0.1:{a}", "--peer", f"echo=127.0.0.1:{b}",
+    cmd = on_core(0, pinned) + timing + [tool, "bench", "--listen", f"127.0.0.1:{a}", "--peer", f"echo=127.0.0.1:{b}",
                     "--size", str(size), "--count", str(count), "--inflight", str(inflight),
                     "--json"] + (["--one-way"] if one_way else []) + tls_a
     done = subprocess.run(cmd, check=True, capture_output=True, text=True)
@@ -154,17 +167,24 @@ def main():
                "raw_tls": best_of(3, k, lambda: raw(args.build, "pingpong", size, n, certs)),
                "library": best_of(3, k, lambda: library(args.build, size, n)),
                "library_tls": best_of(3, k, lambda: library(args.build, size, n, certs=certs)),
-               "library_polling": best_of(3, k, lambda: library(args.build, size, n,
-                                                                poll_us=30))}
-        row["ratio_tcp"] = row["library"]["rtt_median_us"] / row["raw_tcp"]["rtt_median_us"]
-        row["ratio_tls"] = row["library_tls"]["rtt_median_us"] / row["raw_tls"]["rtt_median_us"]
+               "library_thread_only": best_of(3, k, lambda: library(args.build, size, n,
+                                                                    thread_only=True)),
+               "raw_tcp_unpinned": best_of(3, k, lambda: raw(args.build, "pingpong", size, n,
+                                                             pinned=False)),
+               "library_unpinned": best_of(3, k, lambda: library(args.build, size, n,
+                                                                 pinned=False))}
+        us = {name: r["rtt_median_us"] for name, r in row.items() if isinstance(r, dict)}
+        row["ratio_tcp"] = us["library"] / us["raw_tcp"]
+        row["ratio_tls"] = us["library_tls"] / us["raw_tls"]
+        row["ratio_thread_only"] = us["library_thread_only"] / us["raw_tcp"]
+        row["ratio_unpinned"] = us["library_unpinned"] / us["raw_tcp_unpinned"]
         report["round_trip"].append(row)
-        print(f"round trip {size:>8} B: library {row['library']['rtt_median_us']:8.1f} us "
-              f"(raw TCP {row['raw_tcp']['rtt_median_us']:7.1f}, x{row['ratio_tcp']:.2f}); "
-              f"TLS {row['library_tls']['rtt_median_us']:8.1f} us "
-              f"(raw TLS {row['raw_tls']['rtt_median_us']:7.1f}, x{row['ratio_tls']:.2f}); "
-              f"polling {row['library_polling']['rtt_median_us']:.1f} us",
-              flush=True)
+        print(f"round trip {size:>8} B: library {us['library']:8.1f} us "
+              f"(raw TCP {us['raw_tcp']:7.1f}, x{row['ratio_tcp']:.2f}); "
+              f"TLS {us['library_tls']:8.1f} us (raw TLS {us['raw_tls']:7.1f}, "
+              f"x{row['ratio_tls']:.2f}); network thread only {us['library_thread_only']:.1f} us "
+              f"(x{row['ratio_thread_only']:.2f}); unpinned {us['library_unpinned']:.1f} us "
+              f"(raw {us['raw_tcp_unpinned']:.1f}, x{row['ratio_unpinned']:.2f})", flush=True)
 
     ow_sizes = [65536, 1 << 20, 64 << 20]
     total = (1 << 30) // q
@@ -218,8 +238,8 @@ def main():
               if p["workload"] == "round_trip"}
     series = {"library": [r["library"]["rtt_median_us"] for r in report["round_trip"]],
               "raw TCP": [r["raw_tcp"]["rtt_median_us"] for r in report["round_trip"]],
-              "library, polling": [r["library_polling"]["rtt_median_us"]
-                                   for r in report["round_trip"]],
+              "library, network thread only": [r["library_thread_only"]["rtt_median_us"]
+                                               for r in report["round_trip"]],
               "library, TLS": [r["library_tls"]["rtt_median_us"] for r in report["round_trip"]],
               "raw TLS": [r["raw_tls"]["rtt_median_us"] for r in report["round_trip"]]}
     if py_rtt:

@@ -182,9 +182,18 @@ std::optional<mpc::MessageId> message_id(const std::optional<std::string>& id) {
 int echo(const PartyOptions& o, bool sink) {
   Party p = start_party(o);
   for (int i = 0; o.count <= 0 || i < o.count; ++i) {
-    // The payload's bytes go back exactly as they came (whatever their type), without decoding.
+    // The payload goes back exactly as it came, without decoding: a bytes payload from the
+    // received buffer itself (sent in place when large, no copy), any other value as its packed
+    // bytes.
     auto message = p.pool->recv_borrowed<mpc::PackedValue>(p.peer);
-    if (!sink) p.pool->send(p.peer, message.value, mpc::MessageId(static_cast<std::int64_t>(i)));
+    if (sink) continue;
+    mpc::MessageId id(static_cast<std::int64_t>(i));
+    mpc::Reader packed(message.value.bytes);
+    if (packed.peek() == mpc::WireType::bin) {
+      p.pool->send(p.peer, packed.read_bin(), id);
+    } else {
+      p.pool->send(p.peer, message.value, id);
+    }
   }
   p.pool->shutdown();
   return 0;
