@@ -215,6 +215,7 @@ struct Outgoing {
   std::shared_ptr<const ByteBuffer> head;  // the whole body, or what precedes `borrowed`
   std::span<const std::byte> borrowed;
   std::shared_ptr<const ByteBuffer> tail;  // what follows `borrowed` (may be null)
+  std::shared_ptr<const void> owner;       // keeps `borrowed` alive, when the pool owns it
   std::size_t size() const { return head->size() + borrowed.size() + (tail ? tail->size() : 0); }
 };
 
@@ -1114,11 +1115,12 @@ void Pool::send_bytes_then(const std::string& peer, std::shared_ptr<const ByteBu
 std::future<void> Pool::start_delivery(const std::string& peer,
                                        std::shared_ptr<const ByteBuffer> body,
                                        std::function<void(std::exception_ptr)> callback) {
-  return impl_->start(peer, Outgoing{std::move(body), {}, nullptr}, std::move(callback));
+  return impl_->start(peer, Outgoing{std::move(body), {}, nullptr, nullptr}, std::move(callback));
 }
 
 std::future<void> Pool::send_in_place(const std::string& peer, const MessageId& id,
-                                      std::span<const std::byte> bytes) {
+                                      std::span<const std::byte> bytes,
+                                      std::shared_ptr<const void> owner) {
   if (bytes.size() > 0xffffffffu)
     throw SerializationError("bytes longer than 4 GiB cannot be sent");
   auto n = static_cast<std::uint32_t>(bytes.size());
@@ -1137,7 +1139,8 @@ std::future<void> Pool::send_in_place(const std::string& peer, const MessageId& 
   Writer t(*tail);
   t.write_str("id");
   encode_to(t, id);
-  return impl_->start(peer, Outgoing{std::move(head), bytes, std::move(tail)}, nullptr);
+  return impl_->start(peer, Outgoing{std::move(head), bytes, std::move(tail), std::move(owner)},
+                      nullptr);
 }
 
 std::future<Pool::Body> Pool::receive_bytes_async(const std::string& peer,

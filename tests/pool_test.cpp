@@ -30,6 +30,13 @@ std::uint16_t closed_port() {
   return probe.add_http_server(0, "127.0.0.1");
 }
 
+// Waits (outside the pool) until `done()`, for at most 10 s.
+template <class Done>
+bool eventually(Done done) {
+  for (int i = 0; i < 1000 && !done(); ++i) std::this_thread::sleep_for(10ms);
+  return done();
+}
+
 // One raw HTTP/1.1 exchange; returns the status code and the body.
 std::pair<int, std::string> raw_http(std::uint16_t port, const std::string& request) {
   boost::asio::io_context ioc;
@@ -342,8 +349,16 @@ TEST(Pool, LargeBytesAreSentInPlaceInBothWireFormats) {
     for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::byte>(i % 251);
     duo[0].send("local1", payload);  // from the caller's memory
     duo[0].send("local1", std::span<const std::byte>(payload), MessageId("span"));
+    // Shared with the pool (no copy) until the send completes, then released.
+    auto shared = std::make_shared<const Bytes>(payload);
+    auto sent = duo[0].asend("local1", shared, MessageId("shared"));
+    duo[0].wait(std::move(sent));
+    EXPECT_TRUE(eventually([&] { return shared.use_count() == 1; }));
+    duo[0].wait(duo[0].asend("local1", Bytes(payload), MessageId("moved")));
     EXPECT_EQ(duo[1].recv<Bytes>("local0"), payload);
     EXPECT_EQ(duo[1].recv<Bytes>("local0", MessageId("span")), payload);
+    EXPECT_EQ(duo[1].recv<Bytes>("local0", MessageId("shared")), payload);
+    EXPECT_EQ(duo[1].recv<Bytes>("local0", MessageId("moved")), payload);
     EXPECT_EQ(duo[0].statistics().total.bytes_sent, duo[1].statistics().total.bytes_received);
   }
 }
@@ -357,13 +372,6 @@ TEST(Pool, PollingBeforeSleepingDeliversAndShutsDown) {
     EXPECT_EQ(duo[1].recv<int>("local0"), i);
   }
   EXPECT_EQ(duo[1].shutdown(std::chrono::seconds(1)).total.messages_received, 100u);
-}
-
-// Waits (outside the pool) until `done()`, for at most 10 s.
-template <class Done>
-bool eventually(Done done) {
-  for (int i = 0; i < 1000 && !done(); ++i) std::this_thread::sleep_for(10ms);
-  return done();
 }
 
 TEST(Pool, APartyServesAndSendsWhileNoCallerWaits) {

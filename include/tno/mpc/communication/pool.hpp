@@ -228,6 +228,19 @@ class Pool {
     pack_message(*body, object, wire_id, SerializationContext{"", name}, config_.wire_format);
     return send_bytes(name, std::move(body));
   }
+  /// Queues bytes that the pool may share instead of copy: they go out from this very buffer
+  /// (which must not change until the future completes), so a large payload costs no second
+  /// copy, as with send(). asend(peer, std::move(bytes)) hands a buffer over the same way.
+  std::future<void> asend(std::string_view peer, std::shared_ptr<const Bytes> bytes,
+                          std::optional<MessageId> id = std::nullopt) {
+    std::string name(peer);
+    std::span<const std::byte> view(bytes->data(), bytes->size());
+    return send_in_place(name, next_send_id(name, id), view, std::move(bytes));
+  }
+  std::future<void> asend(std::string_view peer, Bytes&& bytes,
+                          std::optional<MessageId> id = std::nullopt) {
+    return asend(peer, std::make_shared<const Bytes>(std::move(bytes)), std::move(id));
+  }
   /// Sends one encoding of `object` to every peer (or to `to`), each under its own counter or `id`.
   template <Encodable T>
   void broadcast(const T& object, std::optional<MessageId> id = std::nullopt,
@@ -324,8 +337,10 @@ class Pool {
   bool wait_ready(const std::future<std::shared_ptr<const std::string>>& result, Deadline deadline);
   static constexpr std::size_t kSendInPlaceBytes = std::size_t{1} << 20;
   MessageId next_send_id(const std::string& peer, const std::optional<MessageId>& id);
+  // `owner`, when given, keeps `bytes` alive until the send is settled (else the caller does).
   std::future<void> send_in_place(const std::string& peer, const MessageId& id,
-                                  std::span<const std::byte> bytes);
+                                  std::span<const std::byte> bytes,
+                                  std::shared_ptr<const void> owner = nullptr);
   std::future<void> send_bytes(const std::string& peer, std::shared_ptr<const ByteBuffer> body);
   /// A received body, kept as the server read it (one buffer, no copy).
   using Body = std::shared_ptr<const std::string>;
