@@ -30,9 +30,11 @@
 #include <cstdlib>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <thread>
+#include <variant>
 #ifdef __GLIBC__
 #include <malloc.h>  // mallopt
 #endif
@@ -313,6 +315,7 @@ struct Pool::Impl {
     std::unique_ptr<SSL_SESSION, SessionFree> tls_session;  // io thread only
     std::uint64_t send_counter = 0;
     std::uint64_t recv_counter = 0;
+    std::size_t stored_bytes = 0;  // of its messages stored and not yet received
     TrafficStatistics traffic;
     std::vector<std::unique_ptr<Connection>> idle;                      // io thread only
     std::size_t in_flight = 0;                                          // io thread only
@@ -423,6 +426,9 @@ struct Pool::Impl {
   PoolConfig config;
   std::unique_ptr<asio::ssl::context> tls;  // null for plain HTTP
   std::shared_ptr<BodyCache> bodies = std::make_shared<BodyCache>();
+  // Open server connections per source IP (io thread only). Before the io_context: the sessions
+  // that count themselves here end when it is destroyed.
+  std::map<std::string, std::size_t> connections_from;
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> work;
   std::thread thread;
@@ -473,9 +479,11 @@ struct Pool::Impl {
 
   // ---- receiving ----------------------------------------------------------------------------
 
-  http::response<http::string_body> answer(const http::request<http::string_body>& req,
-                                           http::status status, std::string text) {
-    http::response<http::string_body> res{status, req.version()};
+  using Response = http::response<http::string_body>;
+
+  Response answer(const http::request<http::string_body>& req, http::status status,
+                  std::string text) {
+    Response res{status, req.version()};
     res.set(http::field::content_type, "text/plain; charset=utf-8");
     res.keep_alive(req.keep_alive() && status != http::status::internal_server_error);
     res.body() = std::move(text);
@@ -483,12 +491,19 @@ struct Pool::Impl {
     return res;
   }
 
-  // `certificate` is the identity key of the client's certificate (TLS), else empty. The body
-  // is `read_body` when given (read outside the parser), else the request's.
-  http::response<http::string_body> handle(http::request<http::string_body>&& req,
-                                           const std::string& remote_ip,
-                                           const std::string& certificate,
-                                           std::unique_ptr<std::string> read_body = nullptr) {
+  // Who sent a request: the peer's name, and what identified it (for the log).
+  struct Sender {
+    std::string name;
+    std::string identity;
+  };
+
+  // What can be decided on a request's header alone, before its body is read: the answer to a
+  // GET or another method, a missing cookie, an unknown sender, no room for the body among the
+  // bytes stored for the sender. Otherwise the sender. `certificate` is the identity key of the
+  // client's certificate (TLS), else empty.
+  std::variant<Sender, Response> screen(const http::request<http::string_body>& req,
+                                        const std::string& remote_ip,
+                                        const std::string& certificate, std::uint64_t body_bytes) {
     if (req.method() == http::verb::get) {
       return answer(req, http::status::ok, "Connection working (GET)");
     }
@@ -503,23 +518,40 @@ struct Pool::Impl {
     // The certificate identifies the sender when it names a peer (the cookie is then only
     // required, as by the reference); otherwise the address and the cookie do.
     std::string address = remote_ip + ":" + *cookie_port;
+    std::lock_guard lock(mu);
+    Peer* peer = nullptr;
     std::string identity;
-    std::string sender;
-    {
-      std::lock_guard lock(mu);
-      auto by_cert = certificate.empty() ? by_certificate.end() : by_certificate.find(certificate);
-      if (by_cert != by_certificate.end()) {
-        identity = certificate;
-        sender = by_cert->second->name;
-      } else if (auto it = by_identity.find(address); it != by_identity.end()) {
-        identity = address;
-        sender = it->second->name;
-      } else {
-        std::string who = certificate.empty() ? address : certificate + " or " + address;
-        logger()->warn("Refused message from unknown sender {}", who);
-        return answer(req, http::status::unauthorized, "Unknown sender " + who);
-      }
+    auto by_cert = certificate.empty() ? by_certificate.end() : by_certificate.find(certificate);
+    if (by_cert != by_certificate.end()) {
+      peer = by_cert->second;
+      identity = certificate;
+    } else if (auto it = by_identity.find(address); it != by_identity.end()) {
+      peer = it->second;
+      identity = address;
+    } else {
+      std::string who = certificate.empty() ? address : certificate + " or " + address;
+      logger()->warn("Refused message from unknown sender {}", who);
+      return answer(req, http::status::unauthorized, "Unknown sender " + who);
     }
+    if (peer->stored_bytes > 0 &&
+        peer->stored_bytes + body_bytes > config.max_stored_bytes_per_peer) {
+      logger()->warn(
+          "Refused (for now) a message of {} bytes from {}: {} bytes from it wait to be received",
+          body_bytes, peer->name, peer->stored_bytes);
+      Response res = answer(req, http::status::service_unavailable,
+                            std::to_string(peer->stored_bytes) + " bytes from " + peer->name +
+                                " wait to be received; send this message again later");
+      res.set(http::field::retry_after, "1");
+      return res;
+    }
+    return Sender{peer->name, identity};
+  }
+
+  // A request from `from` (screened) with its body: `read_body` when given (read outside the
+  // parser), else the request's.
+  Response handle(http::request<http::string_body>&& req, const Sender& from,
+                  std::unique_ptr<std::string> read_body = nullptr) {
+    const std::string& sender = from.name;
     if (!read_body) read_body = std::make_unique<std::string>(std::move(req.body()));
     Body body = bodies->wrap(std::move(read_body));
     std::optional<MessageId> id;
@@ -567,10 +599,11 @@ struct Pool::Impl {
         waiting.erase(it);
       } else {
         stored.emplace(key, body);
+        p.stored_bytes += body->size();
       }
     }
     if (waiter) waiter->complete(body);
-    logger()->info("Received message from {}", identity);
+    logger()->info("Received message from {}", from.identity);
     return answer(req, http::status::ok, "Message received");
   }
 
@@ -601,68 +634,127 @@ struct Pool::Impl {
     co_return std::pair{ec, !ec && have + n == body.size()};
   }
 
+  // The answer to a request that could not be read: not HTTP, a header or body over its limit.
+  Response unreadable(const beast::error_code& ec) {
+    if (ec == http::error::body_limit) {
+      return refusal(http::status::payload_too_large,
+                     "Message larger than " + std::to_string(config.max_body_bytes) + " bytes");
+    }
+    if (ec == http::error::header_limit) {
+      return refusal(
+          http::status::request_header_fields_too_large,
+          "Request header larger than " + std::to_string(config.max_header_bytes) + " bytes");
+    }
+    return refusal(http::status::bad_request, "Bad request (" + ec.message() + ")");
+  }
+
   // Requests on one connection, answered in order, until the client closes it or an error.
   template <class Stream>
   asio::awaitable<void> serve(Stream& stream, beast::flat_buffer& buffer,
                               const std::string& remote_ip, const std::string& certificate) {
+    auto& tcp_stream = beast::get_lowest_layer(stream);
+    auto reply = [&](Response& res) {
+      return http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+    };
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(config.max_body_bytes);
-      beast::get_lowest_layer(stream).expires_after(config.attempt_timeout);
+      parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
+          config.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+      tcp_stream.expires_after(config.idle_timeout);
       auto [header_ec, header_bytes] = co_await http::async_read_header(
           stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-      beast::error_code read_ec = header_ec;
-      if (!read_ec && !parser.is_done()) {
-        auto length = parser.content_length();
-        if (length && *length >= kDirectBodyBytes) {
-          // A large body of known length goes straight from the socket into its final buffer,
-          // instead of through the parser's buffer and a copy.
-          http::request<http::string_body> req = parser.release();
-          req.body() = std::string();  // drop the parser's reservation: a recycled buffer is used
-          auto body = bodies->take(static_cast<std::size_t>(*length));
-          auto [body_ec, ok] = co_await read_body_directly(stream, buffer, *body);
-          if (body_ec || !ok) break;
-          auto res = handle(std::move(req), remote_ip, certificate, std::move(body));
-          auto [write_ec, m] =
-              co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
-          if (write_ec || !res.keep_alive()) break;
-          continue;
-        }
-        auto [body_ec, body_bytes] =
-            co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-        read_ec = body_ec;
+      if (header_ec == http::error::end_of_stream || header_ec == http::error::partial_message) {
+        break;
       }
-      if (read_ec == http::error::end_of_stream || read_ec == http::error::partial_message) break;
-      if (read_ec &&
-          read_ec.category() == http::make_error_code(http::error::bad_method).category()) {
+      if (header_ec &&
+          header_ec.category() == http::make_error_code(http::error::bad_method).category()) {
         // Not HTTP, or too big: say so (a client that is waiting then fails clearly) and close.
-        auto res =
-            read_ec == http::error::body_limit
-                ? refusal(http::status::payload_too_large,
-                          "Message larger than " + std::to_string(config.max_body_bytes) + " bytes")
-                : refusal(http::status::bad_request, "Bad request (" + read_ec.message() + ")");
-        if (read_ec != http::error::body_limit && buffer.size() > 0 &&
+        if (buffer.size() > 0 &&
             static_cast<unsigned char>(*static_cast<const char*>(buffer.data().data())) == 0x16) {
           logger()->warn(
               "A TLS client at {} connected to this plain-HTTP server; it cannot be served "
               "unless this pool is made with a TlsConfig",
               remote_ip);
         }
-        co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+        auto res = unreadable(header_ec);
+        co_await reply(res);
         break;
       }
-      if (read_ec) break;
-      auto res = handle(parser.release(), remote_ip, certificate);
-      auto [write_ec, m] =
-          co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+      if (header_ec) break;  // timed out, reset, closed
+      auto length = parser.content_length();
+      auto verdict = screen(parser.get(), remote_ip, certificate, length.value_or(0));
+      if (auto* early = std::get_if<Response>(&verdict)) {
+        // Answered on the header alone; a body that was not read ends the connection.
+        if (!parser.is_done()) early->keep_alive(false);
+        auto [write_ec, m] = co_await reply(*early);
+        if (write_ec || !early->keep_alive()) break;
+        continue;
+      }
+      const Sender& sender = std::get<Sender>(verdict);
+      tcp_stream.expires_after(config.attempt_timeout);
+      Response res;
+      if (length && *length >= kDirectBodyBytes) {
+        // A large body of known length goes straight from the socket into its final buffer,
+        // instead of through the parser's buffer and a copy.
+        http::request<http::string_body> req = parser.release();
+        req.body() = std::string();  // drop the parser's reservation: a recycled buffer is used
+        auto body = bodies->take(static_cast<std::size_t>(*length));
+        auto [body_ec, ok] = co_await read_body_directly(stream, buffer, *body);
+        if (body_ec || !ok) break;
+        res = handle(std::move(req), sender, std::move(body));
+      } else {
+        auto [body_ec, body_bytes] =
+            co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+        if (body_ec == http::error::end_of_stream || body_ec == http::error::partial_message) break;
+        if (body_ec &&
+            body_ec.category() == http::make_error_code(http::error::bad_method).category()) {
+          auto refused = unreadable(body_ec);
+          co_await reply(refused);
+          break;
+        }
+        if (body_ec) break;
+        res = handle(parser.release(), sender);
+      }
+      auto [write_ec, m] = co_await reply(res);
       if (write_ec || !res.keep_alive()) break;
     }
   }
+
+  // Counts a server connection against its source address while it lives.
+  struct SourceSlot {
+    SourceSlot(Impl& owner, std::string address) : impl(owner), ip(std::move(address)) {
+      count = ++impl.connections_from[ip];
+    }
+    ~SourceSlot() {
+      if (--impl.connections_from[ip] == 0) impl.connections_from.erase(ip);
+    }
+    SourceSlot(const SourceSlot&) = delete;
+    SourceSlot& operator=(const SourceSlot&) = delete;
+    Impl& impl;
+    std::string ip;
+    std::size_t count;
+  };
 
   asio::awaitable<void> session(tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
     beast::error_code ec;
     std::string remote_ip = stream.socket().remote_endpoint(ec).address().to_string();
+    SourceSlot slot(*this, remote_ip);
+    if (slot.count > config.max_connections_per_source) {
+      logger()->warn("Refused a connection from {}: it has {} open already (the limit)", remote_ip,
+                     config.max_connections_per_source);
+      if (!tls) {
+        // Plain HTTP can be told why; a TLS client is simply closed on (it retries either way).
+        auto res = refusal(http::status::service_unavailable,
+                           "Too many connections from " + remote_ip + "; try again later");
+        res.set(http::field::retry_after, "1");
+        stream.expires_after(std::chrono::seconds(2));
+        co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+      }
+      stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+      co_return;
+    }
     beast::flat_buffer buffer;
     buffer.reserve(64 * 1024);  // an empty flat_buffer reads 512 bytes at a time
     if (!tls) {
@@ -670,7 +762,7 @@ struct Pool::Impl {
       stream.socket().shutdown(tcp::socket::shutdown_both, ec);
       co_return;
     }
-    stream.expires_after(config.attempt_timeout);
+    stream.expires_after(config.idle_timeout);  // for the first bytes and the whole handshake
     auto [detect_ec, is_tls] =
         co_await beast::async_detect_ssl(stream, buffer, asio::as_tuple(asio::use_awaitable));
     if (detect_ec) co_return;
@@ -1172,6 +1264,7 @@ std::future<Pool::Body> Pool::start_receive(const std::string& peer,
     if (auto it = impl_->stored.find(key); it != impl_->stored.end()) {
       ready = std::move(it->second);
       impl_->stored.erase(it);
+      p.stored_bytes -= ready->size();
     } else if (impl_->waiting.contains(key)) {
       throw ConfigurationError("already waiting for the message from '" + peer + "' with id " +
                                wire_id.to_string());

@@ -48,6 +48,18 @@ struct PoolConfig {
   /// Largest request body the server accepts (larger ones get 413). Not limited by the reference.
   /// The default lets a 1 GiB payload and its envelope in.
   std::size_t max_body_bytes = (std::size_t{1} << 30) + (std::size_t{1} << 16);
+  /// Largest request header (request line and fields) the server reads; larger gets 431.
+  std::size_t max_header_bytes = 16 * 1024;
+  /// A server connection that brings no complete request header (or, with TLS, no finished
+  /// handshake) within this long is closed: it ends idle keep-alive connections and clients that
+  /// trickle a header (slowloris). A body must then arrive within attempt_timeout.
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
+  /// Open server connections from one IP address; the next gets 503 and is closed.
+  std::size_t max_connections_per_source = 256;
+  /// Bytes stored for one peer and not yet received by the application. A message that would
+  /// go beyond it while others are stored gets 503 (its sender retries later, as the reference
+  /// does on any non-200); one larger than the limit is accepted when nothing else is stored.
+  std::size_t max_stored_bytes_per_peer = std::size_t{1} << 30;
   /// Bounds on decoding received payloads.
   DecodeLimits decode_limits = {};
   /// The message format of the Python package the other parties run: 4.x (the seed's, default)
