@@ -495,7 +495,28 @@ struct Pool::Impl {
   struct Sender {
     std::string name;
     std::string identity;
+    // Over max_stored_bytes_per_peer, let in only because the application waits for a message
+    // from this peer: accepted if it is that message.
+    bool over_limit = false;
   };
+
+  bool awaits_message_from(const std::string& peer) const {  // under mu
+    auto it = waiting.lower_bound(Key{peer, ""});
+    return it != waiting.end() && it->first.first == peer;
+  }
+
+  // 503: no room among the bytes stored for `peer` (under mu).
+  Response no_room(const http::request<http::string_body>& req, const Peer& peer,
+                   std::uint64_t body_bytes) {
+    logger()->warn(
+        "Refused (for now) a message of {} bytes from {}: {} bytes from it wait to be received",
+        body_bytes, peer.name, peer.stored_bytes);
+    Response res = answer(req, http::status::service_unavailable,
+                          std::to_string(peer.stored_bytes) + " bytes from " + peer.name +
+                              " wait to be received; send this message again later");
+    res.set(http::field::retry_after, "1");
+    return res;
+  }
 
   // What can be decided on a request's header alone, before its body is read: the answer to a
   // GET or another method, a missing cookie, an unknown sender, no room for the body among the
@@ -533,18 +554,10 @@ struct Pool::Impl {
       logger()->warn("Refused message from unknown sender {}", who);
       return answer(req, http::status::unauthorized, "Unknown sender " + who);
     }
-    if (peer->stored_bytes > 0 &&
-        peer->stored_bytes + body_bytes > config.max_stored_bytes_per_peer) {
-      logger()->warn(
-          "Refused (for now) a message of {} bytes from {}: {} bytes from it wait to be received",
-          body_bytes, peer->name, peer->stored_bytes);
-      Response res = answer(req, http::status::service_unavailable,
-                            std::to_string(peer->stored_bytes) + " bytes from " + peer->name +
-                                " wait to be received; send this message again later");
-      res.set(http::field::retry_after, "1");
-      return res;
-    }
-    return Sender{peer->name, identity};
+    bool over_limit = peer->stored_bytes > 0 &&
+                      peer->stored_bytes + body_bytes > config.max_stored_bytes_per_peer;
+    if (over_limit && !awaits_message_from(peer->name)) return no_room(req, *peer, body_bytes);
+    return Sender{peer->name, identity, over_limit};
   }
 
   // A request from `from` (screened) with its body: `read_body` when given (read outside the
@@ -592,6 +605,7 @@ struct Pool::Impl {
                           " is waiting to be received");
       }
       Peer& p = *by_name.at(sender);
+      if (from.over_limit && !waiting.contains(key)) return no_room(req, p, body->size());
       p.traffic.messages_received += 1;
       p.traffic.bytes_received += body->size();
       if (auto it = waiting.find(key); it != waiting.end()) {

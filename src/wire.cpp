@@ -383,54 +383,10 @@ void Reader::skip() {
       case WireType::map:
         children = std::uint64_t{2} * read_map_header();
         break;
-      case WireType::ext: {
-        auto c = static_cast<std::uint8_t>(*pos_);
-        std::size_t len;
-        std::size_t head;
-        switch (c) {
-          case 0xd4:
-            head = 2;
-            len = 1;
-            break;
-          case 0xd5:
-            head = 2;
-            len = 2;
-            break;
-          case 0xd6:
-            head = 2;
-            len = 4;
-            break;
-          case 0xd7:
-            head = 2;
-            len = 8;
-            break;
-          case 0xd8:
-            head = 2;
-            len = 16;
-            break;
-          case 0xc7:
-            need(3);
-            head = 3;
-            len = static_cast<std::uint8_t>(pos_[1]);
-            break;
-          case 0xc8:
-            need(4);
-            head = 4;
-            len = (std::size_t{static_cast<std::uint8_t>(pos_[1])} << 8) |
-                  static_cast<std::uint8_t>(pos_[2]);
-            break;
-          default:
-            need(6);
-            head = 6;
-            len = (std::size_t{static_cast<std::uint8_t>(pos_[1])} << 24) |
-                  (std::size_t{static_cast<std::uint8_t>(pos_[2])} << 16) |
-                  (std::size_t{static_cast<std::uint8_t>(pos_[3])} << 8) |
-                  static_cast<std::uint8_t>(pos_[4]);
-        }
-        need(head + len);
-        pos_ += head + len;
-        break;
-      }
+      case WireType::ext:
+        // As the decoder: nothing the reference sends is an ext, so a message with one could
+        // never be received; refusing it here tells its sender at once.
+        fail("msgpack ext types are not used by the reference");
     }
     if (children > 0) {
       if (++levels > limits_.max_depth) {

@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "raw_http.hpp"
 #include "test_util.hpp"
 #include "tno/mpc/communication/testing.hpp"
 
@@ -39,36 +40,13 @@ bool eventually(Done done) {
 
 // One raw HTTP/1.1 exchange; returns the status code and the body.
 std::pair<int, std::string> raw_http(std::uint16_t port, const std::string& request) {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::socket socket(ioc);
-  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-  boost::asio::write(socket, boost::asio::buffer(request));
-  std::string response;
-  char chunk[4096];
-  boost::system::error_code ec;
-  // Read until the whole body (Content-Length) is there.
-  for (;;) {
-    std::size_t n = socket.read_some(boost::asio::buffer(chunk), ec);
-    response.append(chunk, n);
-    auto head_end = response.find("\r\n\r\n");
-    if (head_end != std::string::npos) {
-      auto cl = response.find("Content-Length: ");
-      std::size_t length = cl == std::string::npos ? 0 : std::stoul(response.substr(cl + 16));
-      if (response.size() >= head_end + 4 + length) break;
-    }
-    if (ec) break;
-  }
-  int status = std::stoi(response.substr(9, 3));
-  return {status, response.substr(response.find("\r\n\r\n") + 4)};
+  test::RawConnection connection(port);
+  connection.send(request);
+  return connection.read_response();
 }
 
 std::string post(std::optional<std::uint16_t> cookie_port, std::string_view body) {
-  std::string req =
-      "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n";
-  if (cookie_port) req += "Cookie: server_port=" + std::to_string(*cookie_port) + "\r\n";
-  req += "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
-  req += body;
-  return req;
+  return test::post_request(cookie_port, body, /*keep_alive=*/false);
 }
 
 std::string packed(const Value& v, const MessageId& id) {

@@ -10,8 +10,10 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <filesystem>
+#include <random>
 #include <thread>
 
+#include "raw_http.hpp"
 #include "tno/mpc/communication/testing.hpp"
 
 namespace tno::mpc::communication {
@@ -70,6 +72,28 @@ TEST(Tls, TwoPartiesTalkBothWays) {
   for (std::size_t i = 0; i < large.size(); ++i) large[i] = static_cast<std::byte>(i * 7 + 3);
   group[1].send("local0", large);
   EXPECT_EQ(group[0].recv<Bytes>("local1"), large);
+}
+
+TEST(Tls, GarbageHandshakesAndSilentClientsAreClosed) {
+  PoolConfig config;
+  config.idle_timeout = std::chrono::seconds(1);
+  testing::PoolGroup group({party("party_0"), party("party_1")}, true, config);
+  std::mt19937 random(11);  // seeded: a failure replays
+  for (int round = 0; round < 10; ++round) {
+    // A TLS record header (so the server tries a handshake), then junk.
+    std::string hello = "\x16\x03\x01";
+    hello.resize(3 + 1 + random() % 2000);
+    for (std::size_t i = 3; i < hello.size(); ++i) hello[i] = static_cast<char>(random());
+    test::RawConnection c(group[1].port());
+    c.send(hello);
+    EXPECT_TRUE(c.closed_within(std::chrono::seconds(5))) << round;
+  }
+  // Connected, but no handshake at all: closed after idle_timeout.
+  test::RawConnection silent(group[1].port());
+  EXPECT_TRUE(silent.closed_within(std::chrono::seconds(5)));
+  group[0].send("local1", std::string("after the garbage"));
+  EXPECT_EQ(group[1].recv<std::string>("local0"), "after the garbage");
+  EXPECT_EQ(group[1].statistics().total.messages_received, 1u);
 }
 
 class TlsGroups : public ::testing::TestWithParam<bool> {};
