@@ -43,17 +43,19 @@ cmake -S tests/consumer -B "$out/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$root/$
 cmake --build "$out/consumer"
 "$out/consumer/consumer"
 
-step "ASan+UBSan: codec, CLI, pool and TLS tests"
+step "ASan+UBSan: the whole test suite"
 cmake -S . -B "$out/asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMPC_COMM_WERROR=ON \
-  -DMPC_COMM_SANITIZE=address,undefined -DMPC_COMM_BUILD_EXAMPLES=OFF > /dev/null
-cmake --build "$out/asan" -j "$jobs" --target codec_tests pool_tests tls_tests mpc-comm echo_client
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir "$out/asan" --output-on-failure -j "$jobs" -L "codec|cli|pool"
+  -DMPC_COMM_SANITIZE=address,undefined -DMPC_COMM_BUILD_EXAMPLES=OFF \
+  -DMPC_COMM_PYTHON="$root/$out/pyref/bin/python" -DMPC_COMM_PYTHON5="$root/$out/pyref5/bin/python" \
+  > /dev/null
+cmake --build "$out/asan" -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir "$out/asan" --output-on-failure -j "$jobs"
 
 step "TSan: pool and TLS tests"
 cmake -S . -B "$out/tsan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMPC_COMM_WERROR=ON \
   -DMPC_COMM_SANITIZE=thread -DMPC_COMM_BUILD_EXAMPLES=OFF > /dev/null
-cmake --build "$out/tsan" -j "$jobs" --target pool_tests tls_tests
+cmake --build "$out/tsan" -j "$jobs" --target pool_tests tls_tests hostile_input_tests
 TSAN_OPTIONS="halt_on_error=1 suppressions=$root/scripts/tsan-suppressions.txt" ctest --test-dir "$out/tsan" --output-on-failure -j "$jobs" -L pool
 
 step "examples and benchmarks (one short run each; figures, not asserts)"

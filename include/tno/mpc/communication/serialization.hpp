@@ -19,12 +19,16 @@
 
 namespace tno::mpc::communication {
 
+/// Options of Serialization::register_class.
+struct RegisterOptions {
+  /// Replace a class already registered under the same name instead of throwing.
+  bool overwrite = false;
+};
+
 class Serialization {
  public:
-  struct RegisterOptions {
-    /// Replace a class already registered under the same name instead of throwing.
-    bool overwrite = false;
-  };
+  // Outside the class, so that its default member initializer can serve as a default argument.
+  using RegisterOptions = communication::RegisterOptions;
 
   /// Registers T under `T::mpc_type_name`. Throws ConfigurationError when the name is taken by
   /// another type (unless overwriting), or is one of the reference's built-in names ("int",

@@ -72,8 +72,9 @@ class Dict {
   Value* find(std::string_view key);
   /// The value under a str key; throws std::out_of_range naming the key when absent.
   const Value& at(std::string_view key) const;
-  std::size_t size() const noexcept { return entries_.size(); }
-  bool empty() const noexcept { return entries_.empty(); }
+  // Defined after Value (an Entry's size must be known; clang insists).
+  std::size_t size() const noexcept;
+  bool empty() const noexcept;
   const std::vector<Entry>& entries() const noexcept { return entries_; }
   std::vector<Entry>& entries() noexcept { return entries_; }
   auto begin() const noexcept { return entries_.begin(); }
@@ -254,5 +255,12 @@ class Value {
 };
 
 std::ostream& operator<<(std::ostream& os, const Value& v);
+
+inline std::size_t Dict::size() const noexcept {
+  return entries_.size();
+}
+inline bool Dict::empty() const noexcept {
+  return entries_.empty();
+}
 
 }  // namespace tno::mpc::communication
