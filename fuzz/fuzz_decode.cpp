@@ -17,8 +17,8 @@ void check_round_trip(const mpc::Value& value) {
   mpc::ByteBuffer once = mpc::encode(value);
   mpc::Value again = mpc::decode<mpc::Value>(once.view());
   mpc::ByteBuffer twice = mpc::encode(again);
-  if (once.size() != twice.size() || !std::equal(once.view().begin(), once.view().end(),
-                                                 twice.view().begin())) {
+  if (once.size() != twice.size() ||
+      !std::equal(once.view().begin(), once.view().end(), twice.view().begin())) {
     std::abort();  // encoding is not a fixed point after one decode
   }
 }

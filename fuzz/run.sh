@@ -18,7 +18,7 @@ for target in fuzz_decode fuzz_request; do
   seeds=$build/seeds/${target#fuzz_}
   echo "== $target: $seconds s"
   # -timeout: one input may not take longer (a hang is a finding); rss bounded for leaks.
-  "$build/$target" "$corpus" "$seeds" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 \
+  "$build/fuzz/$target" "$corpus" "$seeds" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 \
     -max_len=65536 -print_final_stats=1 2>&1 | grep -E "^#|stat::|ERROR|SUMMARY|Done|crash|leak" | tail -n 12
   test "${PIPESTATUS[0]}" -eq 0
 done

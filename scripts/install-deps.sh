@@ -3,7 +3,8 @@
 #
 # Why these packages: Boost 1.81 (not the default 1.74) for Asio/Beast; msgpuck for msgpack
 # because Debian's libmsgpack-cxx-dev drags in Boost 1.74 and conflicts with 1.81; nlohmann-json
-# for the CLI's neutral JSON form. Run as root (or with sudo available).
+# for the CLI's neutral JSON form; clang 14 and its runtime only for the libFuzzer targets (fuzz/).
+# Run as root (or with sudo available).
 set -euo pipefail
 
 packages=(
@@ -13,6 +14,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format python3 python3-venv
+  clang-14 libclang-rt-14-dev
 )
 
 sudo_cmd=()

@@ -58,6 +58,9 @@ cmake -S . -B "$out/tsan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMPC_COMM_WERROR=ON
 cmake --build "$out/tsan" -j "$jobs" --target pool_tests tls_tests hostile_input_tests
 TSAN_OPTIONS="halt_on_error=1 suppressions=$root/scripts/tsan-suppressions.txt" ctest --test-dir "$out/tsan" --output-on-failure -j "$jobs" -L pool
 
+step "fuzzing: a short run of each target (clang, libFuzzer, ASan+UBSan)"
+./fuzz/run.sh 30 "$root/$out/fuzz"
+
 step "examples and benchmarks (one short run each; figures, not asserts)"
 "$out/main/examples/codec_tour"
 "$out/main/bench/bench_codec" --benchmark_min_time=0.01 > "$out/bench.txt"
