@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -18,6 +19,11 @@
 namespace mpc = tno::mpc::communication;
 
 namespace {
+
+[[noreturn]] void fail(const char* what) {
+  std::fprintf(stderr, "fuzz_request: %s\n", what);
+  std::abort();
+}
 
 // The cookie of the seeds' requests: the known peer "fuzzer" serves (nominally) on this port.
 constexpr std::uint16_t kFuzzerPort = 1;
@@ -50,7 +56,10 @@ void exchange(std::uint16_t port, const std::uint8_t* data, std::size_t size) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) std::abort();
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    std::perror("connect");
+    fail("cannot connect to the party's server");
+  }
   std::size_t sent = 0;
   while (sent < size) {
     ssize_t n = ::send(fd, data + sent, size - sent, MSG_NOSIGNAL);
@@ -61,9 +70,13 @@ void exchange(std::uint16_t port, const std::uint8_t* data, std::size_t size) {
   char sink[4096];
   for (;;) {
     pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 5000) <= 0) std::abort();  // neither answered nor closed: a hang
+    if (::poll(&p, 1, 5000) <= 0) fail("the party neither answered nor closed within 5 s");
     if (::recv(fd, sink, sizeof sink, 0) <= 0) break;
   }
+  // Closed with a reset: a closed connection's TIME_WAIT would hold its port for a minute, and
+  // thousands of inputs per second would run out of ports.
+  linger reset{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
   ::close(fd);
 }
 
@@ -78,7 +91,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     party->sender->send("receiver", std::string("alive"));
     if (party->receiver->recv<std::string>("sender", std::nullopt, std::chrono::seconds(10)) !=
         "alive") {
-      std::abort();
+      fail("a known peer's message did not arrive after the fuzzed requests");
     }
     party.reset();
     party = std::make_unique<Party>();
