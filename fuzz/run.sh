@@ -13,8 +13,9 @@ CXX=${CXX:-clang++-14} cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=
 cmake --build "$build" --target fuzz_decode fuzz_request
 python3 "$root/fuzz/make_seeds.py" "$vectors" "$build/seeds"
 # fuzz_request opens one connection per input, and every closed connection leaves a TIME_WAIT
-# entry for a minute; past the kernel's 131,072 entries connections start failing for reasons of
-# the machine, not the party. So its runs are capped (REQUEST_RUNS) as well as timed.
+# entry for a minute; past the kernel's 131,072 entries, new connections fail (connect: no free
+# address) and once stalled, which we could not reproduce from the saved input alone. So its
+# runs are capped (REQUEST_RUNS) as well as timed.
 request_runs=${REQUEST_RUNS:-40000}
 for target in fuzz_decode fuzz_request; do
   limit=()
