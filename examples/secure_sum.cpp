@@ -1,7 +1,8 @@
 // Three parties sum their private inputs without revealing them: additive secret sharing over
 // the pool, modulo 2^64.
 //
-//   secure_sum INDEX INPUT      (INDEX 0, 1 or 2; parties listen on 127.0.0.1:61011..61013)
+//   secure_sum INDEX INPUT [HOSTS]   (INDEX 0, 1 or 2; party i listens on port 61011 + i of the
+//                                     i-th of HOSTS, "h0,h1,h2", by default all 127.0.0.1)
 //
 // Each party splits its input into three random shares that add up to it, keeps one and sends
 // one to each other party; adds the shares it holds (its own and the two it received) into a
@@ -10,15 +11,17 @@
 #include <cstdint>
 #include <iostream>
 #include <random>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "tno/mpc/communication/pool.hpp"
 
 namespace mpc = tno::mpc::communication;
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::cerr << "usage: secure_sum INDEX INPUT  (INDEX 0..2)\n";
+  if (argc != 3 && argc != 4) {
+    std::cerr << "usage: secure_sum INDEX INPUT [HOST0,HOST1,HOST2]  (INDEX 0..2)\n";
     return 2;
   }
   const int parties = 3;
@@ -26,12 +29,17 @@ int main(int argc, char** argv) {
   const std::uint64_t input = std::stoull(argv[2]);
   auto name = [](int i) { return "party" + std::to_string(i); };
   auto port = [](int i) { return static_cast<std::uint16_t>(61011 + i); };
+  std::vector<std::string> hosts(parties, "127.0.0.1");
+  if (argc == 4) {
+    std::istringstream list(argv[3]);
+    for (auto& host : hosts) std::getline(list, host, ',');
+  }
 
   mpc::set_log_level("warn");
   mpc::Pool pool;
-  pool.add_http_server(port(me), "127.0.0.1");
+  pool.add_http_server(port(me), hosts[me]);
   for (int i = 0; i < parties; ++i) {
-    if (i != me) pool.add_http_client(name(i), "127.0.0.1", port(i));
+    if (i != me) pool.add_http_client(name(i), hosts[i], port(i));
   }
 
   // Shares: random values for the others, and what is left for me. Arithmetic wraps mod 2^64.
