@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -56,22 +58,43 @@ void exchange(std::uint16_t port, const std::uint8_t* data, std::size_t size) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  // libFuzzer's timer signal interrupts system calls (EINTR): a connect so interrupted goes on in
+  // the background, and is waited for.
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    std::perror("connect");
-    fail("cannot connect to the party's server");
+    if (errno != EINTR) {
+      std::perror("connect");
+      fail("cannot connect to the party's server");
+    }
+    pollfd p{fd, POLLOUT, 0};
+    int error = 0;
+    socklen_t length = sizeof error;
+    while (::poll(&p, 1, 5000) < 0 && errno == EINTR) {
+    }
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error != 0) {
+      fail("cannot connect to the party's server (after an interrupted connect)");
+    }
   }
   std::size_t sent = 0;
   while (sent < size) {
     ssize_t n = ::send(fd, data + sent, size - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // the server closed early: allowed
     sent += static_cast<std::size_t>(n);
   }
   ::shutdown(fd, SHUT_WR);
   char sink[4096];
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) fail("the party neither answered nor closed within 5 s");
     pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 5000) <= 0) fail("the party neither answered nor closed within 5 s");
-    if (::recv(fd, sink, sizeof sink, 0) <= 0) break;
+    int ready = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) fail("the party neither answered nor closed within 5 s");
+    ssize_t n = ::recv(fd, sink, sizeof sink, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
   }
   // Closed with a reset: a closed connection's TIME_WAIT would hold its port for a minute, and
   // thousands of inputs per second would run out of ports.
