@@ -99,6 +99,20 @@ def best_of(runs, key, measure):
     return results[len(results) // 2]
 
 
+def paired(runs, key, measure, baseline):
+    """Runs `measure` and its `baseline` alternately, `runs` times each, and keeps the pair whose
+    ratio is the median: the machine's speed drifts by up to 2x within minutes (large transfers
+    most), so a library figure is compared with the baseline taken right next to it."""
+    pairs = []
+    for _ in range(runs):
+        lib, base = measure(), baseline()
+        ratio = lib[key] / base[key]
+        pairs.append((ratio, lib, base))
+    pairs.sort(key=lambda p: p[0])
+    ratio, lib, base = pairs[len(pairs) // 2]
+    return lib, base
+
+
 def peak_kb(text):
     for line in text.splitlines():
         if line.startswith("peak_rss_kb="):
@@ -162,17 +176,17 @@ def main():
     for size in rt_sizes:
         n = max(50, rt_counts[size] // q)
         k = "rtt_median_us"
-        row = {"size": size,
-               "raw_tcp": best_of(3, k, lambda: raw(args.build, "pingpong", size, n)),
-               "raw_tls": best_of(3, k, lambda: raw(args.build, "pingpong", size, n, certs)),
-               "library": best_of(3, k, lambda: library(args.build, size, n)),
-               "library_tls": best_of(3, k, lambda: library(args.build, size, n, certs=certs)),
-               "library_thread_only": best_of(3, k, lambda: library(args.build, size, n,
-                                                                    thread_only=True)),
-               "raw_tcp_unpinned": best_of(3, k, lambda: raw(args.build, "pingpong", size, n,
-                                                             pinned=False)),
-               "library_unpinned": best_of(3, k, lambda: library(args.build, size, n,
-                                                                 pinned=False))}
+        row = {"size": size}
+        row["library"], row["raw_tcp"] = paired(
+            3, k, lambda: library(args.build, size, n), lambda: raw(args.build, "pingpong", size, n))
+        row["library_tls"], row["raw_tls"] = paired(
+            3, k, lambda: library(args.build, size, n, certs=certs),
+            lambda: raw(args.build, "pingpong", size, n, certs))
+        row["library_thread_only"] = best_of(3, k, lambda: library(args.build, size, n,
+                                                                   thread_only=True))
+        row["library_unpinned"], row["raw_tcp_unpinned"] = paired(
+            3, k, lambda: library(args.build, size, n, pinned=False),
+            lambda: raw(args.build, "pingpong", size, n, pinned=False))
         us = {name: r["rtt_median_us"] for name, r in row.items() if isinstance(r, dict)}
         row["ratio_tcp"] = us["library"] / us["raw_tcp"]
         row["ratio_tls"] = us["library_tls"] / us["raw_tls"]
@@ -191,13 +205,13 @@ def main():
     for size in ow_sizes:
         n = max(4, total // size)
         k = "payload_mb_per_s"
-        row = {"size": size,
-               "raw_tcp": best_of(3, k, lambda: raw(args.build, "stream", size, n)),
-               "raw_tls": best_of(3, k, lambda: raw(args.build, "stream", size, n, certs)),
-               "library": best_of(3, k, lambda: library(args.build, size, n, one_way=True,
-                                                        inflight=4)),
-               "library_tls": best_of(3, k, lambda: library(args.build, size, n, one_way=True,
-                                                            inflight=4, certs=certs))}
+        row = {"size": size}
+        row["library"], row["raw_tcp"] = paired(
+            3, k, lambda: library(args.build, size, n, one_way=True, inflight=4),
+            lambda: raw(args.build, "stream", size, n))
+        row["library_tls"], row["raw_tls"] = paired(
+            3, k, lambda: library(args.build, size, n, one_way=True, inflight=4, certs=certs),
+            lambda: raw(args.build, "stream", size, n, certs))
         row["fraction_tcp"] = row["library"]["payload_mb_per_s"] / row["raw_tcp"]["payload_mb_per_s"]
         row["fraction_tls"] = (row["library_tls"]["payload_mb_per_s"]
                                / row["raw_tls"]["payload_mb_per_s"])

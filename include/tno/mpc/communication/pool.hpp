@@ -84,8 +84,9 @@ struct PoolConfig {
   /// `await`; the pool's own thread takes over 1 ms after no caller waits, so that messages are
   /// served and asends go out while the application computes. A round trip then costs no
   /// hand-off between threads (a wake-up and a context switch each, four per round trip):
-  /// 64 B round trips took 89 us with this off and 59 us with it on, raw TCP 56 us, each party on
-  /// its own core (docs/benchmarks.md). Off: only the pool's thread runs the network.
+  /// 64 B round trips took 85-89 us with this off and 57-73 us with it on, against raw TCP's
+  /// 52-68 us in the same runs, each party on its own core (docs/benchmarks.md). Off: only the
+  /// pool's thread runs the network.
   bool callers_run_network = true;
   /// Mutual TLS (HTTPS) with these key, certificate and CA files; plain HTTP when empty (the
   /// reference's default, not for production). The pool's constructor checks the files and
