@@ -17,7 +17,8 @@ try:
     import numpy as np
     from tno.mpc.communication import Pool
     from tno.mpc.communication.serialization import Serialization
-    from interop_common import Point, same
+    from interop_common import (Checks, Point, custom_class, custom_ids, echo_values,
+                            out_of_order, same)
 except ImportError as e:
     print(f"SKIPPED: the Python reference is not installed ({e}); run scripts/setup-python-ref.sh")
     sys.exit(77)
@@ -51,40 +52,25 @@ def values(vectors_dir):
     return out
 
 
+def after_wire(obj):
+    """What Python itself makes of a value after one trip through the wire."""
+    return Serialization.unpack(Serialization.pack(obj, "x", use_pickle=False))[1]
+
+
 async def main(cpp_peer, vectors_dir, base):
     py_port, cpp_port = base + 1, base + 2
     peer = subprocess.Popen([cpp_peer, str(cpp_port), str(py_port), "v4", vectors_dir])
     pool = Pool()
     pool.add_http_server(addr="127.0.0.1", port=py_port)
     pool.add_http_client("cpp", addr="127.0.0.1", port=cpp_port)
-    failures = []
-
-    def check(ok, what):
-        if not ok:
-            failures.append(what)
-            print("FAIL:", what, flush=True)
+    check = Checks()
 
     try:
-        # 1. Echo of every value.
-        items = values(vectors_dir)
-        await pool.send("cpp", len(items), "count")
-        for name, obj in items:
-            await pool.send("cpp", obj)
-            echoed = await pool.recv("cpp")
-            # What Python itself makes of the value after one trip through the wire.
-            expected = Serialization.unpack(Serialization.pack(obj, "x", use_pickle=False))[1]
-            check(same(expected, echoed), f"echo of {name}")
-        print(f"echo: {len(items)} values Python -> C++ -> Python", flush=True)
-
-        # 2. The custom class, through the C++ class of the same name.
-        await pool.send("cpp", Point(3, 4), "point")
-        check(await pool.recv("cpp", "point-back") == Point(4, 8), "Point changed by C++")
-        check(await pool.recv("cpp", "points") == [Point(1, 2), Point(-5, 2**40)],
-              "a list of C++ Points")
-
-        # 3. Custom ids: unicode in, an integer id out.
-        await pool.send("cpp", "héllo", "custom-α")
-        check(await pool.recv("cpp", 7) == "héllo!", "reply under the integer id 7")
+        # 1. Echo of every value. 2. The custom class. 3. Custom ids.
+        await echo_values(pool, values(vectors_dir), after_wire, check,
+                          "Python -> C++ -> Python")
+        await custom_class(pool, check)
+        await custom_ids(pool, check, 7)
 
         # 4. A prefix on both sides.
         pool.update_msg_prefix("s1-")
@@ -95,15 +81,10 @@ async def main(cpp_peer, vectors_dir, base):
 
         # 5. Out of order.
         pool.update_msg_prefix(None)
-        await pool.send("cpp", "B", "b")
-        await pool.send("cpp", "A", "a")
-        check(await pool.recv("cpp", "ab") == "AB", "ids received out of order")
+        await out_of_order(pool, check)
     finally:
         await pool.shutdown()
-    rc = peer.wait(timeout=60)
-    check(rc == 0, f"cpp_peer exit status {rc}")
-    print(f"{len(failures)} failed")
-    return 1 if failures else 0
+    return check.finish(peer)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ try:
         raise ImportError(f"version {__version__} is not 5.x")
     from tno.mpc.communication.packers.serialization import (DefaultDeserializerOpts,
                                                              DefaultSerializerOpts)
-    from interop_common import Point, same
+    from interop_common import (Checks, Point, custom_class, custom_ids, echo_values,
+                            out_of_order, same)
 except ImportError as e:
     print(f"SKIPPED: tno.mpc.communication 5.x is not installed ({e}); "
           "run scripts/setup-python-ref.sh DIR 5.0.4")
@@ -54,6 +55,12 @@ def values(vectors_dir):
     return out
 
 
+def after_wire(obj):
+    """What Python itself makes of a value after one trip through the wire."""
+    return Serializer.deserialize(Serializer.serialize(obj, DefaultSerializerOpts),
+                                  DefaultDeserializerOpts)
+
+
 async def main(cpp_peer, vectors_dir, base):
     py_port, cpp_port = base + 1, base + 2
     peer = subprocess.Popen([cpp_peer, str(cpp_port), str(py_port), "v5"])
@@ -61,38 +68,18 @@ async def main(cpp_peer, vectors_dir, base):
                 timeout=60)
     pool.add_client("cpp", HttpConnection("127.0.0.1", cpp_port))
     await pool.initialize()
-    failures = []
-
-    def check(ok, what):
-        if not ok:
-            failures.append(what)
-            print("FAIL:", what, flush=True)
+    check = Checks()
 
     try:
-        items = values(vectors_dir)
-        await pool.send("cpp", len(items), "count")
-        for name, obj in items:
-            await pool.send("cpp", obj)
-            echoed = await pool.recv("cpp")
-            expected = Serializer.deserialize(Serializer.serialize(obj, DefaultSerializerOpts),
-                                              DefaultDeserializerOpts)
-            check(same(expected, echoed), f"echo of {name}")
-        print(f"echo: {len(items)} values Python 5.x -> C++ -> Python 5.x", flush=True)
-        await pool.send("cpp", Point(3, 4), "point")
-        check(await pool.recv("cpp", "point-back") == Point(4, 8), "Point changed by C++")
-        check(await pool.recv("cpp", "points") == [Point(1, 2), Point(-5, 2**40)],
-              "a list of C++ Points")
-        await pool.send("cpp", "héllo", "custom-α")
-        check(await pool.recv("cpp", "7") == "héllo!", "reply under the id '7'")
-        await pool.send("cpp", "B", "b")
-        await pool.send("cpp", "A", "a")
-        check(await pool.recv("cpp", "ab") == "AB", "ids received out of order")
+        # 1. Echo of every value. 2. The custom class. 3. Custom ids.
+        await echo_values(pool, values(vectors_dir), after_wire, check,
+                          "Python 5.x -> C++ -> Python 5.x")
+        await custom_class(pool, check)
+        await custom_ids(pool, check, "7")
+        await out_of_order(pool, check)
     finally:
         await pool.shutdown()
-    rc = peer.wait(timeout=60)
-    check(rc == 0, f"cpp_peer exit status {rc}")
-    print(f"{len(failures)} failed")
-    return 1 if failures else 0
+    return check.finish(peer)
 
 
 if __name__ == "__main__":
