@@ -72,7 +72,7 @@ struct PoolConfig {
   /// must be page-faulted in again on the next message: measured, that tripled the round trip of
   /// 1 MiB messages. The price is resident memory that stays at the high-water mark.
   bool retain_freed_memory = true;
-  /// After handling network events, the pool's thread keeps polling this long before it sleeps,
+  /// While the pool's thread runs the network, it keeps polling this long before it sleeps,
   /// so that the next message of a conversation does not wait for a thread (and an idle core)
   /// to wake up. Off by default: on an idle 2-core machine 30 us took 64 B round trips from
   /// 69-83 us to 42-51 us, but on a busy one the polling thread took the core its own caller
