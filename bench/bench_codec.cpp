@@ -14,6 +14,7 @@
 #include <random>
 
 #include "tno/mpc/communication/gmp.hpp"
+#include "tno/mpc/communication/message.hpp"
 
 namespace mpc = tno::mpc::communication;
 

@@ -7,6 +7,7 @@
 #include <span>
 
 #include "tno/mpc/communication/codec.hpp"
+#include "tno/mpc/communication/message.hpp"
 #include "tno/mpc/communication/value.hpp"
 
 namespace mpc = tno::mpc::communication;

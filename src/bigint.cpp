@@ -1,10 +1,10 @@
 #include "tno/mpc/communication/bigint.hpp"
 
 #include <gmp.h>
-
 #include <algorithm>
 #include <memory>
-#include <stdexcept>
+
+#include "tno/mpc/communication/errors.hpp"
 
 namespace tno::mpc::communication {
 
@@ -66,7 +66,7 @@ BigInt BigInt::from_string(std::string_view decimal) {
   }
   if (digits.empty() ||
       !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    throw std::invalid_argument("not a decimal integer: '" + std::string(decimal) + "'");
+    throw ArgumentError("not a decimal integer: '" + std::string(decimal) + "'");
   }
   Mpz z;
   mpz_set_str(z.v, std::string(digits).c_str(), 10);

@@ -5,7 +5,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <stdexcept>
+
+#include "tno/mpc/communication/errors.hpp"
 
 namespace tno::mpc::communication::detail {
 
@@ -80,7 +81,7 @@ double parse_float_hex(std::string_view text) {
   char* end = nullptr;
   double d = std::strtod(s.c_str(), &end);
   if (s.empty() || end != s.c_str() + s.size()) {
-    throw std::invalid_argument("not a hexadecimal float: '" + s + "'");
+    throw ArgumentError("not a hexadecimal float: '" + s + "'");
   }
   return d;
 }

@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <cerrno>
 #include <cstdio>
@@ -137,8 +138,7 @@ void identify(const X509* cert, CertificateInfo& info) {
 }
 }  // namespace
 
-CertificateInfo describe_certificate(const void* opaque) {
-  const X509* cert = static_cast<const X509*>(opaque);
+CertificateInfo describe_certificate(const X509* cert) {
   CertificateInfo info;
   identify(cert, info);
   info.subject = one_line(X509_get_subject_name(cert));
@@ -207,13 +207,61 @@ std::unique_ptr<boost::asio::ssl::context> make_tls_context(const TlsConfig& con
   return ctx;
 }
 
-std::string peer_identity(void* opaque) {
-  SSL* ssl = static_cast<SSL*>(opaque);
+std::string peer_identity(SSL* ssl) {
   X509* cert = SSL_get0_peer_certificate(ssl);
   if (cert == nullptr) return "";
   CertificateInfo info;
   identify(cert, info);
   return info.identity;
+}
+
+std::optional<CertificateInfo> peer_certificate(SSL* ssl) {
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr) return std::nullopt;
+  return describe_certificate(cert);
+}
+
+std::string protocol_version(SSL* ssl) {
+  return SSL_get_version(ssl);
+}
+
+void SessionCache::Free::operator()(SSL_SESSION* session) const {
+  SSL_SESSION_free(session);
+}
+
+void SessionCache::remember(SSL* ssl) {
+  if (SSL_session_reused(ssl) == 1 && session_) return;
+  SSL_SESSION* session = SSL_get1_session(ssl);
+  if (session != nullptr && SSL_SESSION_is_resumable(session) == 1) {
+    session_.reset(session);
+  } else if (session != nullptr) {
+    SSL_SESSION_free(session);
+  }
+}
+
+void prepare_client(SSL* ssl, const std::string& host, bool verify_hostname,
+                    const SessionCache* resume) {
+  boost::system::error_code not_ip;
+  boost::asio::ip::make_address(host, not_ip);
+  const bool ip = !not_ip;
+  if (!ip) SSL_set_tlsext_host_name(ssl, host.c_str());
+  if (verify_hostname) {
+    // OpenSSL's own check, so that a mismatch is reported as the verification result.
+    if (ip) {
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str());
+    } else {
+      SSL_set1_host(ssl, host.c_str());
+    }
+  }
+  if (resume != nullptr && resume->get() != nullptr) SSL_set_session(ssl, resume->get());
+}
+
+bool session_resumed(SSL* ssl) {
+  return SSL_session_reused(ssl) == 1;
+}
+
+void limit_to_tls12(SSL* ssl) {
+  SSL_set_max_proto_version(ssl, TLS1_2_VERSION);
 }
 
 namespace {
@@ -245,8 +293,7 @@ bool is_final_tls_failure(const boost::system::error_code& ec) {
   return ec.category() == boost::asio::error::get_ssl_category();
 }
 
-std::string explain_tls_failure(const boost::system::error_code& ec, void* opaque) {
-  SSL* ssl = static_cast<SSL*>(opaque);
+std::string explain_tls_failure(const boost::system::error_code& ec, SSL* ssl) {
   if (ssl != nullptr) {
     long verify = SSL_get_verify_result(ssl);
     if (verify != X509_V_OK) {

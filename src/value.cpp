@@ -72,7 +72,7 @@ Value* Dict::find(std::string_view key) {
 }
 const Value& Dict::at(std::string_view key) const {
   if (const Value* v = find(key)) return *v;
-  throw std::out_of_range("dict has no key '" + std::string(key) + "'");
+  throw LookupError("dict has no key '" + std::string(key) + "'");
 }
 bool Dict::operator==(const Dict& other) const {
   return entries_ == other.entries_;
@@ -157,7 +157,7 @@ bool Value::as_bool() const {
 std::int64_t Value::as_int64() const {
   if (const auto* i = std::get_if<std::int64_t>(&storage_)) return *i;
   if (!is_int()) mismatch(Kind::integer, kind());
-  throw std::out_of_range("integer " + to_string() + " does not fit in int64_t");
+  throw TypeMismatchError("integer " + to_string() + " does not fit in int64_t");
 }
 
 std::uint64_t Value::as_uint64() const {
@@ -166,7 +166,7 @@ std::uint64_t Value::as_uint64() const {
   }
   if (const auto* u = std::get_if<std::uint64_t>(&storage_)) return *u;
   if (!is_int()) mismatch(Kind::integer, kind());
-  throw std::out_of_range("integer " + to_string() + " does not fit in uint64_t");
+  throw TypeMismatchError("integer " + to_string() + " does not fit in uint64_t");
 }
 
 BigInt Value::as_bigint() const {
@@ -222,9 +222,9 @@ const Value& Value::at_index(std::size_t index) const {
   if (const auto* t = std::get_if<Tuple>(&storage_)) items = &t->items;
   if (items == nullptr) mismatch(Kind::list, kind());
   if (index >= items->size()) {
-    throw std::out_of_range("index " + std::to_string(index) + " out of range for a " +
-                            std::string(kind_name(kind())) + " of " +
-                            std::to_string(items->size()) + " elements");
+    throw LookupError("index " + std::to_string(index) + " out of range for a " +
+                      std::string(kind_name(kind())) + " of " + std::to_string(items->size()) +
+                      " elements");
   }
   return (*items)[index];
 }

@@ -369,63 +369,6 @@ Value decode_value(Reader& r) {
   r.fail("invalid msgpack");
 }
 
-void write_envelope_key(Writer& w, std::string_view key) {
-  w.write_str(key);
-}
-
-std::span<const std::byte> read_wrapped_payload(Reader& r) {
-  if (r.peek() != WireType::bin) {
-    r.fail("a 5.x message carries its object as bin (packed msgpack); is the sender a 4.x party?");
-  }
-  return r.read_bin();
-}
-
-MessageId read_envelope(Reader& r, void (*on_object)(Reader&, void*), void* state) {
-  if (r.peek() != WireType::map) r.fail("a message must be a dict with 'object' and 'id'");
-  std::uint32_t n = r.read_map_header();
-  bool have_object = false;
-  std::optional<MessageId> id;
-  for (std::uint32_t i = 0; i < n; ++i) {
-    if (r.peek() != WireType::str) r.fail("message keys must be str");
-    std::string_view key = r.read_str();
-    if (key == "object") {
-      if (have_object) r.fail("message has two 'object' keys");
-      have_object = true;
-      on_object(r, state);
-    } else if (key == "id") {
-      if (id) r.fail("message has two 'id' keys");
-      std::size_t at = r.tell();
-      Value v = decode_value(r);
-      if (!v.is_int() && !v.is_str()) {
-        r.seek(at);
-        r.fail("message id must be an int or a str, not " + std::string(kind_name(v.kind())));
-      }
-      id = MessageId::from_value(std::move(v));
-    } else {
-      r.skip();
-    }
-  }
-  if (!have_object) r.fail("message has no 'object'");
-  if (!id) r.fail("message has no 'id'");
-  return std::move(*id);
-}
-
 }  // namespace detail
-
-MessageId MessageId::from_value(Value v) {
-  if (!v.is_int() && !v.is_str()) {
-    throw SerializationError("a message id must be an int or a str, not " +
-                             std::string(kind_name(v.kind())));
-  }
-  return MessageId(std::move(v));
-}
-
-std::string MessageId::to_string() const {
-  return value_.is_str() ? value_.as_str() : value_.as_bigint().to_string();
-}
-
-MessageId MessageId::with_prefix(std::string_view prefix) const {
-  return MessageId(std::string(prefix) + to_string());
-}
 
 }  // namespace tno::mpc::communication

@@ -32,9 +32,9 @@ TEST(BigInt, DecimalRoundTrip) {
   }
   EXPECT_EQ(BigInt::from_string("-0").to_string(), "0");
   EXPECT_EQ(BigInt::from_string("+5").to_string(), "5");
-  EXPECT_THROW(BigInt::from_string(""), std::invalid_argument);
-  EXPECT_THROW(BigInt::from_string("12a"), std::invalid_argument);
-  EXPECT_THROW(BigInt::from_string("-"), std::invalid_argument);
+  EXPECT_THROW(BigInt::from_string(""), ArgumentError);
+  EXPECT_THROW(BigInt::from_string("12a"), ArgumentError);
+  EXPECT_THROW(BigInt::from_string("-"), ArgumentError);
 }
 
 TEST(BigInt, FitsChecksAtTheEdges) {

@@ -11,6 +11,7 @@
 
 #include "test_util.hpp"
 #include "tno/mpc/communication/gmp.hpp"
+#include "tno/mpc/communication/message.hpp"
 
 namespace tno::mpc::communication {
 namespace {

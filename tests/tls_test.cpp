@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "raw_http.hpp"
+#include "tno/mpc/communication/ping.hpp"
 #include "tno/mpc/communication/testing.hpp"
 
 namespace tno::mpc::communication {

@@ -8,6 +8,7 @@
 
 #include "test_util.hpp"
 #include "tno/mpc/communication/codec.hpp"
+#include "tno/mpc/communication/message.hpp"
 
 namespace tno::mpc::communication {
 namespace {

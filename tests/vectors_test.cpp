@@ -9,6 +9,7 @@
 #include "neutral_json.hpp"
 #include "test_util.hpp"
 #include "tno/mpc/communication/codec.hpp"
+#include "tno/mpc/communication/message.hpp"
 
 namespace tno::mpc::communication {
 namespace {

@@ -30,6 +30,7 @@
 #include <optional>
 
 #include "neutral_json.hpp"
+#include "tno/mpc/communication/ping.hpp"
 #include "tno/mpc/communication/pool.hpp"
 
 namespace mpc = tno::mpc::communication;

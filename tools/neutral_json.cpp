@@ -96,7 +96,7 @@ Value to_value(const json& j) {
       return Value(d);
     }
     if (tag == "hex" && j.contains("float")) return Value(detail::parse_float_hex(text(body)));
-  } catch (const std::invalid_argument& e) {
+  } catch (const ArgumentError& e) {
     bad(e.what(), j);
   }
   if (tag == "str") return Value(text(body));
@@ -139,7 +139,7 @@ Value to_value(const json& j) {
   if (tag == "mpz") {
     try {
       return Value(Mpz{BigInt::from_string(text(body))});
-    } catch (const std::invalid_argument& e) {
+    } catch (const ArgumentError& e) {
       bad(e.what(), j);
     }
   }

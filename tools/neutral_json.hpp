@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "tno/mpc/communication/codec.hpp"
+#include "tno/mpc/communication/message.hpp"
 
 namespace tno::mpc::communication::neutral {
 

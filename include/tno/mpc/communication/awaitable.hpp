@@ -27,23 +27,6 @@
 namespace tno::mpc::communication {
 
 namespace detail {
-struct PoolAccess {
-  static MessageId next_send_id(Pool& pool, const std::string& peer,
-                                const std::optional<MessageId>& id) {
-    return pool.next_send_id(peer, id);
-  }
-  static void send(Pool& pool, const std::string& peer, std::shared_ptr<const ByteBuffer> body,
-                   std::function<void(std::exception_ptr)> done) {
-    pool.send_bytes_then(peer, std::move(body), std::move(done));
-  }
-  static void receive(Pool& pool, const std::string& peer, const std::optional<MessageId>& id,
-                      std::function<void(std::exception_ptr, Pool::Body)> done) {
-    pool.receive_bytes_then(peer, id, std::move(done));
-  }
-  static const DecodeLimits& limits(const Pool& pool) { return pool.config_.decode_limits; }
-  static WireFormat wire_format(const Pool& pool) { return pool.config_.wire_format; }
-};
-
 // Holds a completion handler and keeps its executor busy until the handler has run.
 template <class Handler>
 struct PendingHandler {
@@ -61,15 +44,14 @@ template <Encodable T, class CompletionToken = boost::asio::use_awaitable_t<>>
 auto async_send(Pool& pool, std::string_view peer, const T& object,
                 std::optional<MessageId> id = std::nullopt, CompletionToken&& token = {}) {
   std::string name(peer);
-  MessageId wire_id = detail::PoolAccess::next_send_id(pool, name, id);
-  auto body = std::make_shared<ByteBuffer>();
-  pack_message(*body, object, wire_id, SerializationContext{"", name},
-               detail::PoolAccess::wire_format(pool));
+  ByteBuffer body;
+  pack_message(body, object, detail::PoolAccess::next_send_id(pool, name, id),
+               SerializationContext{"", name}, pool.config().wire_format);
   return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
-      [&pool, name, body](auto handler) {
+      [&pool, name, message = outgoing(std::move(body))](auto handler) {
         using H = std::decay_t<decltype(handler)>;
         auto pending = std::make_shared<detail::PendingHandler<H>>(std::move(handler));
-        detail::PoolAccess::send(pool, name, body, [pending](std::exception_ptr error) {
+        detail::PoolAccess::send(pool, name, message, [pending](std::exception_ptr error) {
           auto executor = boost::asio::get_associated_executor(pending->handler);
           // Until post() has returned, the handler may already have run on another thread and
           // its context be destroyed; this guard keeps the context running until then.
@@ -91,15 +73,16 @@ auto async_recv(Pool& pool, std::string_view peer, std::optional<MessageId> id =
   static_assert(std::is_default_constructible_v<T>,
                 "async_recv needs a default-constructible T; receive a Value and convert it");
   std::string name(peer);
-  DecodeLimits limits = detail::PoolAccess::limits(pool);
-  WireFormat format = detail::PoolAccess::wire_format(pool);
+  DecodeLimits limits = pool.config().decode_limits;
+  WireFormat format = pool.config().wire_format;
   return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, T)>(
       [&pool, name, id, limits, format](auto handler) {
         using H = std::decay_t<decltype(handler)>;
         auto pending = std::make_shared<detail::PendingHandler<H>>(std::move(handler));
         detail::PoolAccess::receive(
             pool, name, id,
-            [pending, name, limits, format](std::exception_ptr error, Pool::Body body) {
+            [pending, name, limits, format](std::exception_ptr error,
+                                            detail::PoolAccess::Body body) {
               auto executor = boost::asio::get_associated_executor(pending->handler);
               auto posting = boost::asio::make_work_guard(executor);  // see async_send
               boost::asio::post(executor, [pending, name, limits, format, error, body]() mutable {

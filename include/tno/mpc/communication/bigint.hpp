@@ -36,7 +36,7 @@ class BigInt {
     }
   }
 
-  /// Parses an optionally signed decimal integer. Throws std::invalid_argument on anything else.
+  /// Parses an optionally signed decimal integer. Throws ArgumentError on anything else.
   static BigInt from_string(std::string_view decimal);
   /// Reads little-endian two's complement bytes (Python's `int.from_bytes(b, "little",
   /// signed=True)`). Empty input is zero.

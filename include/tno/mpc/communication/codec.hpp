@@ -3,8 +3,7 @@
 //   ByteBuffer bytes = encode(std::vector<double>{1.5, 2.5});
 //   auto v = decode<std::vector<double>>(bytes.view());
 //
-//   auto msg = pack_message(std::make_tuple(1, "a"), MessageId("round-1"));
-//   auto [object, id] = unpack_message<std::tuple<int, std::string>>(msg.view());
+// A message (the envelope {"object", "id"} around a value) is message.hpp's.
 //
 // What goes on the wire is what the Python reference sends for the corresponding Python value:
 //
@@ -596,120 +595,6 @@ struct Codec<T, std::enable_if_t<detail::Serializable<T>>> {
     }
   }
 };
-
-// ---- the message envelope -----------------------------------------------------------------------
-
-/// A message id: an integer (the default per-peer counter) or a string (custom ids and prefixed
-/// ids), exactly as the reference puts it on the wire.
-class MessageId {
- public:
-  MessageId(std::int64_t counter) : value_(counter) {}  // NOLINT: ids convert implicitly
-  MessageId(int counter) : value_(counter) {}           // NOLINT
-  MessageId(std::string id) : value_(std::move(id)) {}  // NOLINT
-  MessageId(std::string_view id) : value_(id) {}        // NOLINT
-  MessageId(const char* id) : value_(id) {}             // NOLINT
-  /// Accepts an int or a str Value; throws SerializationError for any other kind.
-  static MessageId from_value(Value v);
-
-  bool is_int() const noexcept { return value_.is_int(); }
-  bool is_str() const noexcept { return value_.is_str(); }
-  const Value& value() const noexcept { return value_; }
-  /// What Python's str(id) gives: "42" or the string itself.
-  std::string to_string() const;
-  /// The id with a prefix applied as the reference does: prefix + str(id), always a str.
-  MessageId with_prefix(std::string_view prefix) const;
-  friend bool operator==(const MessageId&, const MessageId&) = default;
-
- private:
-  explicit MessageId(Value v) : value_(std::move(v)) {}
-  Value value_;
-};
-
-template <>
-struct Codec<MessageId> {
-  static void encode(Writer& w, const MessageId& id) { detail::encode_value(w, id.value()); }
-  static MessageId decode(Reader& r) { return MessageId::from_value(detail::decode_value(r)); }
-};
-
-/// A decoded message: the payload and its id.
-template <class T>
-struct Message {
-  T object;
-  MessageId id;
-};
-
-/// The message format of a major version of the Python package. 4.x (the seed's, the default)
-/// puts the payload itself in the envelope: {"object": payload, "id": id}. 5.x packs the payload
-/// first and puts those bytes in the envelope as a bin, {"object": bin(msgpack(payload)), "id":
-/// id}, and its default ids are strs ("0", "1", ...). The two cannot be told apart on the wire
-/// (a 4.x bytes payload looks like a 5.x envelope), so a pool talks one of them.
-enum class WireFormat { v4, v5 };
-
-namespace detail {
-void write_envelope_key(Writer& w, std::string_view key);
-/// Walks the envelope map: calls `on_object` at the "object" value (which must consume it) and
-/// returns the id. Throws DecodeError when a key is missing, repeated or not a str.
-MessageId read_envelope(Reader& r, void (*on_object)(Reader&, void*), void* state);
-/// 5.x: the bytes of a wrapped payload, checked to be a bin.
-std::span<const std::byte> read_wrapped_payload(Reader& r);
-}  // namespace detail
-
-/// Packs `object` under `id` exactly as the reference's Serialization.pack does: a map
-/// {"object": object, "id": id}. This is the whole POST body of a message. With
-/// WireFormat::v5, the payload goes in as a bin, as the 5.x package packs it.
-template <Encodable T>
-void pack_message(ByteBuffer& out, const T& object, const MessageId& id,
-                  const SerializationContext& context = {}, WireFormat format = WireFormat::v4) {
-  Writer w(out, context);
-  w.write_map_header(2);
-  detail::write_envelope_key(w, "object");
-  if (format == WireFormat::v5) {
-    std::size_t mark = w.begin_bin();
-    encode_to(w, object);
-    w.end_bin(mark);
-  } else {
-    encode_to(w, object);
-  }
-  detail::write_envelope_key(w, "id");
-  encode_to(w, id);
-}
-
-template <Encodable T>
-ByteBuffer pack_message(const T& object, const MessageId& id,
-                        const SerializationContext& context = {},
-                        WireFormat format = WireFormat::v4) {
-  ByteBuffer out;
-  pack_message(out, object, id, context, format);
-  return out;
-}
-
-/// Unpacks a message packed by pack_message or by the reference. The keys may come in any
-/// order; other keys are ignored, like the reference does.
-template <Decodable T = Value>
-Message<T> unpack_message(std::span<const std::byte> bytes, const DecodeLimits& limits = {},
-                          const SerializationContext& context = {},
-                          WireFormat format = WireFormat::v4) {
-  struct State {
-    std::optional<T> object;
-    WireFormat format;
-  } state{std::nullopt, format};
-  Reader r(bytes, limits, context);
-  MessageId id = detail::read_envelope(
-      r,
-      [](Reader& reader, void* opaque) {
-        auto& st = *static_cast<State*>(opaque);
-        if (st.format == WireFormat::v5) {
-          Reader inner(detail::read_wrapped_payload(reader), reader.limits(), reader.context());
-          st.object.emplace(decode_from<T>(inner));
-          if (!inner.at_end()) inner.fail("trailing bytes after the wrapped object");
-        } else {
-          st.object.emplace(decode_from<T>(reader));
-        }
-      },
-      &state);
-  if (!r.at_end()) r.fail("trailing bytes after the message");
-  return Message<T>{std::move(*state.object), std::move(id)};
-}
 
 template <class T>
 T Value::as() const {

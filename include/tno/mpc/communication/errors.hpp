@@ -49,8 +49,42 @@ class DecodeError : public SerializationError {
   std::size_t offset_;
 };
 
-/// The library was used in a way that cannot work, e.g. registering a type name twice.
+/// The library was used in a way that cannot work, e.g. registering a type name twice, adding a
+/// peer whose address does not resolve, or naming a peer that was never added.
 class ConfigurationError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// An argument is not what the function takes, e.g. BigInt::from_string("12a").
+class ArgumentError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A Value has no such key or index (Python's KeyError and IndexError), e.g. `dict["missing"]`.
+class LookupError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A send did not reach its peer: retries exhausted, the peer refused the message (409, 413,
+/// 400), a TLS failure that retrying cannot mend, or the pool shut down before it was delivered.
+/// The message says which, naming the peer and the last error.
+class DeliveryError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A receive did not complete in the time it was given.
+class TimeoutError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A receive was cut off because the pool shut down before its message arrived (or was waited
+/// for after the shutdown): no message can arrive any more.
+class ShutdownError : public Error {
  public:
   using Error::Error;
 };

@@ -26,6 +26,7 @@
 
 #include "tno/mpc/communication/bigint.hpp"
 #include "tno/mpc/communication/buffer.hpp"
+#include "tno/mpc/communication/errors.hpp"
 
 namespace tno::mpc::communication {
 
@@ -70,7 +71,7 @@ class Dict {
   /// The value under a str key, or nullptr.
   const Value* find(std::string_view key) const;
   Value* find(std::string_view key);
-  /// The value under a str key; throws std::out_of_range naming the key when absent.
+  /// The value under a str key; throws LookupError naming the key when absent.
   const Value& at(std::string_view key) const;
   // Defined after Value (an Entry's size must be known; clang insists).
   std::size_t size() const noexcept;
@@ -187,7 +188,7 @@ class Value {
 
   // Accessors throw TypeMismatchError naming both kinds when the value has another kind.
   bool as_bool() const;
-  /// Integers that fit; throws TypeMismatchError when not an int, std::out_of_range when too big.
+  /// Integers that fit; throws TypeMismatchError when not an int or too big (as the typed path).
   std::int64_t as_int64() const;
   std::uint64_t as_uint64() const;
   /// Any integer, exactly.
@@ -216,7 +217,7 @@ class Value {
   requires std::is_integral_v<I>
   const Value& operator[](I index) const {
     if constexpr (std::is_signed_v<I>) {
-      if (index < 0) throw std::out_of_range("negative index " + std::to_string(index));
+      if (index < 0) throw LookupError("negative index " + std::to_string(index));
     }
     return at_index(static_cast<std::size_t>(index));
   }
@@ -251,7 +252,6 @@ class Value {
   // Invariant: integers in int64 range are stored as int64_t, those above it up to 2^64-1 as
   // uint64_t, and only the others as BigInt, so that equal integers have equal storage.
   Storage storage_;
-  friend class ValueAccess;
 };
 
 std::ostream& operator<<(std::ostream& os, const Value& v);

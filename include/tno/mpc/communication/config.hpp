@@ -1,0 +1,93 @@
+// The settings of a Pool, in one plain struct. Every field states its meaning, default and unit;
+// a field without a counterpart in the Python reference says so. How the defaults were chosen is
+// in docs/benchmarks.md and docs/security.md.
+//
+//   PoolConfig config;
+//   config.max_retries = 5;
+//   config.tls = TlsConfig{"party.pem", "party.crt", "ca.crt"};
+//   Pool pool(config);
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+
+#include "tno/mpc/communication/message.hpp"
+#include "tno/mpc/communication/tls.hpp"
+#include "tno/mpc/communication/wire.hpp"
+
+namespace tno::mpc::communication {
+
+struct PoolConfig {
+  // ---- sending ----------------------------------------------------------------------------------
+
+  /// Wait between two delivery attempts of one message. Default 1 s (the reference's).
+  std::chrono::milliseconds retry_delay{1000};
+  /// Attempts after the first before a send fails with DeliveryError; -1 (the default, the
+  /// reference's) retries without limit. A 400, 409 or 413 answer and a TLS certificate failure
+  /// end a send at once whatever this says.
+  int max_retries = -1;
+  /// Bound on one delivery attempt: connecting, the TLS handshake, writing the request and reading
+  /// the answer. Default 300 s (the reference's aiohttp client timeout).
+  std::chrono::milliseconds attempt_timeout{std::chrono::seconds(300)};
+  /// Deliveries to one peer in flight at once, each on its own kept-alive connection; further
+  /// sends to that peer wait in the order they were made. Default 32 (the reference: 100).
+  std::size_t max_connections_per_peer = 32;
+
+  // ---- receiving (limits the reference does not have; see docs/security.md) -------------------
+
+  /// Largest request body the server reads, in bytes; a larger one is answered 413 (final for its
+  /// sender). Default 1 GiB + 64 KiB: a 1 GiB payload with its envelope.
+  std::size_t max_body_bytes = (std::size_t{1} << 30) + (std::size_t{1} << 16);
+  /// Largest request header (request line and fields), in bytes; a larger one is answered 431 and
+  /// the connection closed. Default 16 KiB.
+  std::size_t max_header_bytes = 16 * 1024;
+  /// A server connection that brings no complete request header (or, over TLS, no finished
+  /// handshake) within this long is closed: idle kept-alive connections and clients that trickle a
+  /// header. A body, once its header is in, must arrive within attempt_timeout. Default 60 s.
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
+  /// Open server connections from one IP address; the next one is answered 503 (plain HTTP) or
+  /// closed (TLS). Default 256.
+  std::size_t max_connections_per_source = 256;
+  /// Bytes of one peer's messages stored and not yet received by the application. A message that
+  /// would go beyond it while others are stored is answered 503 with Retry-After (its sender
+  /// retries later) unless the application waits for it; one message larger than this is let in
+  /// when nothing else from that peer is stored. Default 1 GiB.
+  std::size_t max_stored_bytes_per_peer = std::size_t{1} << 30;
+  /// Bounds on decoding received payloads (nesting depth, container sizes); see DecodeLimits.
+  DecodeLimits decode_limits = {};
+
+  // ---- protocol ---------------------------------------------------------------------------------
+
+  /// The message format of the Python package the other parties run: v4 (4.x, the seed's, the
+  /// default) or v5 (5.x: the payload wrapped in a bin, default ids are strs). Every party of a
+  /// protocol must use the same one; see docs/python-versions.md.
+  WireFormat wire_format = WireFormat::v4;
+  /// Mutual TLS (HTTPS) with these key, certificate and CA files; plain HTTP when empty (the
+  /// reference's default, not for production). Pool's constructor checks the files and throws
+  /// ConfigurationError naming the one that is missing, unreadable, expired or mismatched.
+  std::optional<TlsConfig> tls = std::nullopt;
+
+  // ---- threads and memory (no counterpart in the reference) -------------------------------------
+
+  /// A thread that waits in a call (send, recv, recv_all, broadcast, shutdown, Pool::wait, a
+  /// PendingMessage) runs the pool's network itself meanwhile, as Python's event loop runs inside
+  /// an `await`, so that what it waits for completes without a hand-off between threads. The
+  /// pool's own thread runs the network whenever no caller has waited for 1 ms, so messages are
+  /// served and asends go out while the application computes. Default on. Off: only the pool's
+  /// thread runs the network, and callers sleep until it hands them their result.
+  bool callers_run_network = true;
+  /// While the pool's own thread runs the network, it polls for this long before it sleeps in
+  /// the kernel, so that the next message of a conversation does not wait for a thread to wake.
+  /// It costs a core's time while it polls: worth it only with a spare core per party. Default 0
+  /// (no polling).
+  std::chrono::microseconds poll_before_sleep{0};
+  /// Let the process keep freed large buffers for reuse: with glibc, sets malloc's mmap threshold
+  /// to 512 MiB and its trim threshold to 1 GiB, once per process and only when the environment
+  /// does not set MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_. Large messages then reuse
+  /// memory that is already mapped instead of page-faulting fresh memory; the price is resident
+  /// memory that stays near its high-water mark. Default on.
+  bool retain_freed_memory = true;
+};
+
+}  // namespace tno::mpc::communication

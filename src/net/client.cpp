@@ -1,0 +1,265 @@
+#include "net/client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/http/status.hpp>
+
+#include <array>
+
+#include "net/log.hpp"
+#include "tno/mpc/communication/errors.hpp"
+
+namespace tno::mpc::communication::net {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+// Every failed delivery is worded alike: which peer, where, and why.
+std::exception_ptr delivery_error(const Peer& peer, const std::string& why) {
+  return std::make_exception_ptr(DeliveryError("cannot deliver a message to '" + peer.name + "' (" +
+                                               peer.host + ":" + std::to_string(peer.port) + ") " +
+                                               why));
+}
+
+// Answers that retrying cannot change: a malformed request (or a plain request to an HTTPS
+// server), a conflicting id, a body over the peer's limit.
+bool is_final_answer(http::status status) {
+  return status == http::status::bad_request || status == http::status::conflict ||
+         status == http::status::payload_too_large;
+}
+}  // namespace
+
+Client::Client(asio::io_context& ioc, const PoolConfig& config, asio::ssl::context* tls,
+               PeerRegistry& peers)
+    : ioc_(ioc), config_(config), tls_(tls), peers_(peers) {}
+
+tcp::endpoint Client::resolve(const std::string& name, const std::string& host,
+                              std::uint16_t port) {
+  tcp::resolver resolver(ioc_);
+  boost::system::error_code ec;
+  auto results = resolver.resolve(host, std::to_string(port), ec);
+  if (ec || results.empty()) {
+    throw ConfigurationError("cannot resolve the address '" + host + "' of peer '" + name +
+                             "': " + ec.message());
+  }
+  for (const auto& r : results) {
+    if (r.endpoint().address().is_v4()) return r.endpoint();
+  }
+  return results.begin()->endpoint();
+}
+
+void Client::add_peer(const Peer& peer, tcp::endpoint endpoint) {
+  auto link = std::unique_ptr<Link>(new Link{peer, endpoint, {}, {}, 0, {}});
+  std::lock_guard lock(mu_);
+  links_.emplace(peer.name, std::move(link));
+}
+
+void Client::send(std::string_view peer, OutgoingMessage message, SendCompletion done) {
+  Link* link;
+  auto delivery = std::make_shared<Delivery>();
+  delivery->done = std::move(done);
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) throw DeliveryError("the pool is shut down; nothing can be sent");
+    auto it = links_.find(peer);
+    if (it == links_.end()) peers_.find(peer);  // throws the registry's "unknown peer" error
+    link = it->second.get();
+    delivery->peer = &link->peer;
+    ++under_way_;
+    unsettled_.insert(delivery);
+  }
+  asio::post(ioc_, [this, link, message = std::move(message), delivery]() mutable {
+    launch(*link, std::move(message), std::move(delivery));
+  });
+}
+
+// Starts a delivery, or queues it while the peer has max_connections_per_peer in flight, so that
+// a burst of asends does not open a connection each. Runs on the network thread.
+void Client::launch(Link& link, OutgoingMessage message, DeliveryPtr delivery) {
+  if (link.in_flight >= config_.max_connections_per_peer) {
+    link.queued.emplace_back(std::move(message), std::move(delivery));
+    return;
+  }
+  ++link.in_flight;
+  asio::co_spawn(ioc_, deliver(link, std::move(message), delivery),
+                 [this, &link, delivery](std::exception_ptr e) {
+                   if (e) settle(delivery, e);
+                   --link.in_flight;
+                   if (!link.queued.empty()) {
+                     auto [next_message, next_delivery] = std::move(link.queued.front());
+                     link.queued.pop_front();
+                     launch(link, std::move(next_message), std::move(next_delivery));
+                   }
+                   std::lock_guard lock(mu_);
+                   --under_way_;
+                   idle_.notify_all();
+                 });
+}
+
+void Client::settle(const DeliveryPtr& delivery, std::exception_ptr error) {
+  {
+    std::lock_guard lock(mu_);
+    if (delivery->settled) return;
+    delivery->settled = true;
+    unsettled_.erase(delivery);
+  }
+  delivery->done(error);
+}
+
+bool Client::stopping() const {
+  std::lock_guard lock(mu_);
+  return stopping_;
+}
+
+asio::awaitable<void> Client::deliver(Link& link, OutgoingMessage message, DeliveryPtr delivery) {
+  const Peer& peer = link.peer;
+  // The request as the reference's client sends it: header and body in one gather write.
+  const std::string header = "POST / HTTP/1.1\r\nHost: " + peer.host + ":" +
+                             std::to_string(peer.port) +
+                             "\r\nContent-Type: application/octet-stream\r\nCookie: server_port=" +
+                             std::to_string(own_port_.load()) +
+                             "\r\nContent-Length: " + std::to_string(message.size()) + "\r\n\r\n";
+  const std::array<asio::const_buffer, 4> request{
+      asio::buffer(header), asio::buffer(message.head->data(), message.head->size()),
+      asio::buffer(message.borrowed.data(), message.borrowed.size()),
+      message.tail ? asio::buffer(message.tail->data(), message.tail->size())
+                   : asio::const_buffer()};
+
+  int failures = 0;
+  std::string last_error;
+  for (;;) {
+    bool reused = !link.idle.empty();
+    bool fresh_tls = false;  // a new TLS connection whose handshake completed
+    bool broken = false;     // it failed after connecting
+    std::unique_ptr<Connection> conn;
+    try {
+      if (reused) {
+        conn = std::move(link.idle.back());
+        link.idle.pop_back();
+      } else {
+        conn = std::make_unique<Connection>(ioc_, tls_);
+        conn->tcp().expires_after(config_.attempt_timeout);
+        co_await conn->tcp().async_connect(link.endpoint, asio::use_awaitable);
+        conn->tcp().socket().set_option(tcp::no_delay(true));
+        if (conn->secure) {
+          detail::prepare_client(conn->ssl(), peer.host, config_.tls->verify_hostname,
+                                 &link.tls_session);
+          co_await conn->secure->async_handshake(asio::ssl::stream_base::client,
+                                                 asio::use_awaitable);
+          fresh_tls = true;
+        }
+        peers_.count_connection(peer, conn->secure && detail::session_resumed(conn->ssl()));
+      }
+      conn->tcp().expires_after(config_.attempt_timeout);
+      Answer answer = co_await conn->exchange(request);
+      // A TLS 1.3 server sends its session tickets after the handshake, so the session is worth
+      // keeping only once an answer has been read.
+      if (conn->secure && !reused) link.tls_session.remember(conn->ssl());
+      if (answer.result() == http::status::ok) {
+        if (answer.keep_alive()) link.idle.push_back(std::move(conn));
+        peers_.count_sent(peer, message.size());
+        settle(delivery, nullptr);
+        co_return;
+      }
+      last_error = "peer answered " + std::to_string(answer.result_int()) + " " + answer.body();
+      log().warn("Message to {} not received: {}", peer.name, last_error);
+      if (is_final_answer(answer.result())) {
+        ++failures;
+        break;
+      }
+    } catch (const boost::system::system_error& e) {
+      if (detail::is_final_tls_failure(e.code())) {
+        // Certificates and protocol mismatches do not heal by retrying (the reference raises).
+        last_error = detail::explain_tls_failure(e.code(), conn ? conn->ssl() : nullptr);
+        settle(delivery, delivery_error(peer, "over TLS: " + last_error));
+        co_return;
+      }
+      last_error = e.what();
+      broken = fresh_tls;
+      // A kept-alive connection that the server closed meanwhile: reconnect at once.
+      if (reused) continue;
+    } catch (const std::exception& e) {
+      last_error = e.what();
+      if (reused) continue;
+    }
+    if (broken) {
+      // Under TLS 1.3 a server judges our certificate after our side of the handshake is done;
+      // one that then closes at once (Python's does) resets the connection before its alert can
+      // be read. A TLS 1.2 handshake, where the judgement is part of the handshake, tells a
+      // refusal from a connection that merely broke.
+      std::string refusal = co_await probe_certificate_refusal(link);
+      if (!refusal.empty()) {
+        settle(delivery, delivery_error(peer, "over TLS: " + refusal));
+        co_return;
+      }
+    }
+    ++failures;
+    log().debug("Message to {} not delivered (attempt {}): {}", peer.name, failures, last_error);
+    if (stopping() || (config_.max_retries >= 0 && failures > config_.max_retries)) break;
+    asio::steady_timer timer(ioc_, config_.retry_delay);
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+  settle(delivery, delivery_error(peer, "after " + std::to_string(failures) +
+                                            " failed attempts: " + last_error));
+}
+
+// A TLS 1.2 handshake with the peer: the explanation when the peer refuses our certificate in it,
+// else empty (accepted, unreachable, or no TLS 1.2: nothing learned).
+asio::awaitable<std::string> Client::probe_certificate_refusal(Link& link) {
+  Connection probe(ioc_, tls_);
+  detail::limit_to_tls12(probe.ssl());
+  detail::prepare_client(probe.ssl(), link.peer.host, config_.tls->verify_hostname, nullptr);
+  probe.tcp().expires_after(config_.attempt_timeout);
+  auto [connect_ec] =
+      co_await probe.tcp().async_connect(link.endpoint, asio::as_tuple(asio::use_awaitable));
+  if (connect_ec) co_return "";
+  auto [handshake_ec] = co_await probe.secure->async_handshake(asio::ssl::stream_base::client,
+                                                               asio::as_tuple(asio::use_awaitable));
+  if (handshake_ec && detail::is_certificate_refusal(handshake_ec)) {
+    co_return detail::explain_tls_failure(handshake_ec, probe.ssl());
+  }
+  // Python's asyncio server sends no alert at all: it drops the connection when it distrusts the
+  // certificate. Dropped again at the same point of a second handshake, that is a refusal.
+  if (handshake_ec == asio::ssl::error::stream_truncated || handshake_ec == asio::error::eof ||
+      handshake_ec == asio::error::connection_reset) {
+    co_return "it closed the connection on receiving our certificate, twice, without saying "
+              "why (a Python party does so when it does not trust a certificate): is our "
+              "certificate issued by a CA in its bundle, and valid?";
+  }
+  co_return "";
+}
+
+bool Client::idle() const {
+  std::lock_guard lock(mu_);
+  return under_way_ == 0;
+}
+
+bool Client::wait_idle_until(std::chrono::steady_clock::time_point until) {
+  std::unique_lock lock(mu_);
+  return idle_.wait_until(lock, until, [&] { return under_way_ == 0; });
+}
+
+void Client::stop_accepting() {
+  std::lock_guard lock(mu_);
+  stopping_ = true;
+}
+
+void Client::fail_unsettled() {
+  std::set<DeliveryPtr> unsettled;
+  {
+    std::lock_guard lock(mu_);
+    unsettled = unsettled_;
+  }
+  for (const auto& d : unsettled) {
+    settle(d, delivery_error(*d->peer, "in time: the pool shut down before the message to '" +
+                                           d->peer->name +
+                                           "' was delivered (its shutdown deadline passed)"));
+  }
+}
+
+}  // namespace tno::mpc::communication::net

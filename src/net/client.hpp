@@ -1,0 +1,105 @@
+// The sending side of a pool: per peer, kept-alive connections, the deliveries in flight (at most
+// PoolConfig::max_connections_per_peer, the others queued in order), retries, and the TLS
+// refusal probe. Every delivery is settled exactly once: by its outcome, or by the shutdown.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/connection.hpp"
+#include "net/peers.hpp"
+#include "tls.hpp"
+#include "tno/mpc/communication/config.hpp"
+#include "tno/mpc/communication/message.hpp"
+
+namespace tno::mpc::communication::net {
+
+/// How a send ends: called exactly once, with null (the peer answered 200) or with a
+/// DeliveryError.
+using SendCompletion = std::function<void(std::exception_ptr)>;
+
+class Client {
+ public:
+  /// `tls` (null for plain HTTP) and everything else must outlive the client.
+  Client(boost::asio::io_context& ioc, const PoolConfig& config, boost::asio::ssl::context* tls,
+         PeerRegistry& peers);
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  /// The address of `host` (an IP address or a host name; IPv4 preferred) for peer `name`.
+  /// Throws ConfigurationError when it does not resolve.
+  boost::asio::ip::tcp::endpoint resolve(const std::string& name, const std::string& host,
+                                         std::uint16_t port);
+  /// Makes `peer` (just added to the registry) reachable at `endpoint`.
+  void add_peer(const Peer& peer, boost::asio::ip::tcp::endpoint endpoint);
+  /// The port of this party's own server, sent in every request's server_port cookie.
+  void set_own_port(std::uint16_t port) noexcept { own_port_ = port; }
+
+  /// Starts delivering `message` to `peer`; `done` runs on the thread that runs the network.
+  /// Throws ConfigurationError for an unknown peer and DeliveryError once the client is stopped.
+  void send(std::string_view peer, OutgoingMessage message, SendCompletion done);
+
+  /// Whether every delivery started has ended (settled and its coroutine done).
+  bool idle() const;
+  /// Waits (without running the network) until idle or `until`; true when idle.
+  bool wait_idle_until(std::chrono::steady_clock::time_point until);
+  /// Refuses further sends; those under way go on while the network runs.
+  void stop_accepting();
+  /// Once the network no longer runs: ends every delivery that is not settled with a
+  /// DeliveryError saying that the pool shut down before it was delivered.
+  void fail_unsettled();
+
+ private:
+  struct Delivery {
+    const Peer* peer;
+    SendCompletion done;
+    bool settled = false;  // under mu_
+  };
+  using DeliveryPtr = std::shared_ptr<Delivery>;
+  // What the client keeps per peer; all but `peer` and `endpoint` belong to the network thread.
+  struct Link {
+    const Peer& peer;
+    boost::asio::ip::tcp::endpoint endpoint;
+    detail::SessionCache tls_session;
+    std::vector<std::unique_ptr<Connection>> idle;
+    std::size_t in_flight = 0;
+    std::deque<std::pair<OutgoingMessage, DeliveryPtr>> queued;
+  };
+
+  void launch(Link& link, OutgoingMessage message, DeliveryPtr delivery);
+  boost::asio::awaitable<void> deliver(Link& link, OutgoingMessage message, DeliveryPtr delivery);
+  boost::asio::awaitable<std::string> probe_certificate_refusal(Link& link);
+  void settle(const DeliveryPtr& delivery, std::exception_ptr error);
+  bool stopping() const;
+
+  boost::asio::io_context& ioc_;
+  const PoolConfig& config_;
+  boost::asio::ssl::context* tls_;
+  PeerRegistry& peers_;
+  std::atomic<std::uint16_t> own_port_{0};
+
+  mutable std::mutex mu_;
+  std::condition_variable idle_;
+  std::map<std::string, std::unique_ptr<Link>, std::less<>> links_;
+  std::set<DeliveryPtr> unsettled_;
+  std::size_t under_way_ = 0;  // deliveries whose coroutine has not ended
+  bool stopping_ = false;
+};
+
+}  // namespace tno::mpc::communication::net

@@ -1,0 +1,107 @@
+// Who runs a pool's network, and when. One io_context carries the server and every delivery. A
+// thread that waits in a blocking call runs it itself (PoolConfig::callers_run_network), so that
+// what it waits for completes in its own thread instead of costing a wake-up and a context switch
+// per hand-off; the pool's own thread runs it whenever no caller has waited for a moment, so that
+// messages are served and asends go out while the application computes. One thread at a time
+// holds the turn to run it; io-thread-only data belongs to the holder.
+#pragma once
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace tno::mpc::communication::net {
+
+class NetworkLoop {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using Deadline = std::optional<Clock::time_point>;  // none: no limit
+
+  /// Starts the pool's thread. See PoolConfig::callers_run_network and poll_before_sleep.
+  NetworkLoop(bool callers_run_network, std::chrono::microseconds poll_before_sleep);
+  /// Stops (see stop()) if that was not done.
+  ~NetworkLoop();
+  NetworkLoop(const NetworkLoop&) = delete;
+  NetworkLoop& operator=(const NetworkLoop&) = delete;
+
+  boost::asio::io_context& context() noexcept { return ioc_; }
+
+  /// Returns once `done()` holds or `deadline` passes, with done(). Meanwhile this thread runs the
+  /// network when callers run it (handling at least what is ready, even when the deadline has
+  /// passed already); otherwise, and once the loop is stopped, `wait_for_network_thread(deadline)`
+  /// does the waiting and its answer is returned.
+  bool run_until(const std::function<bool()>& done, Deadline deadline,
+                 const std::function<bool(Deadline)>& wait_for_network_thread);
+
+  /// Waits until `result` is ready or `deadline` passes (running the network meanwhile as
+  /// run_until does); true when ready.
+  template <class T>
+  bool wait(const std::future<T>& result, Deadline deadline) {
+    auto ready = [&] {
+      return result.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+    };
+    return run_until(ready, deadline, [&](Deadline until) {
+      if (!until) {
+        result.wait();
+        return true;
+      }
+      return result.wait_until(*until) == std::future_status::ready;
+    });
+  }
+
+  /// Stops the network for good: runs `last` while no thread runs it (closing what must not be
+  /// touched concurrently), stops the io_context and joins the pool's thread. Handlers not run by
+  /// then never run. Idempotent.
+  void stop(const std::function<void()>& last);
+
+ private:
+  // The right to run the network, held by one thread at a time (a timed mutex would do, but
+  // ThreadSanitizer does not understand std::timed_mutex's timed lock).
+  class Turn {
+   public:
+    class Held {
+     public:
+      /// Holds the turn once it is free, or not at all if it is not free by `until` (none: wait).
+      Held(Turn& turn, Deadline until);
+      ~Held();
+      Held(const Held&) = delete;
+      Held& operator=(const Held&) = delete;
+      explicit operator bool() const { return held_; }
+
+     private:
+      Turn& turn_;
+      bool held_ = false;
+    };
+
+   private:
+    std::mutex mu_;
+    std::condition_variable freed_;
+    bool taken_ = false;
+  };
+
+  void run_in_pool_thread();
+  void run_once();
+  bool callers_active() const;
+
+  const bool callers_run_network_;
+  const std::chrono::microseconds poll_before_sleep_;
+  boost::asio::io_context ioc_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  Turn turn_;
+  std::atomic<int> callers_waiting_{0};
+  std::atomic<Clock::rep> caller_left_{0};  // when a waiting caller last returned
+  std::mutex park_mu_;
+  std::condition_variable parked_;  // the pool's thread, while callers run the network
+  std::once_flag stopped_;
+  std::thread thread_;  // last: it starts once everything above exists
+};
+
+}  // namespace tno::mpc::communication::net
