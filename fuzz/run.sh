@@ -6,7 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
 build=${2:-$root/build-fuzz}
-vectors=$root/../shared/vectors
+vectors=$root/tests/data/vectors
 CXX=${CXX:-clang++-14} cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_CXX_FLAGS="-gline-tables-only" -DMPC_COMM_FUZZ=ON -DMPC_COMM_SANITIZE=address,undefined -DMPC_COMM_BUILD_TESTS=OFF \
   -DMPC_COMM_BUILD_TOOLS=OFF -DMPC_COMM_BUILD_EXAMPLES=OFF -DMPC_COMM_INSTALL=OFF > /dev/null

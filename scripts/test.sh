@@ -52,11 +52,12 @@ cmake --build "$out/asan" -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir "$out/asan" --output-on-failure -j "$jobs"
 
-step "TSan: pool and TLS tests"
+step "TSan: the mailbox, pool and TLS tests"
 cmake -S . -B "$out/tsan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMPC_COMM_WERROR=ON \
   -DMPC_COMM_SANITIZE=thread -DMPC_COMM_BUILD_EXAMPLES=OFF > /dev/null
-cmake --build "$out/tsan" -j "$jobs" --target pool_tests tls_tests hostile_input_tests
-TSAN_OPTIONS="halt_on_error=1 suppressions=$root/scripts/tsan-suppressions.txt" ctest --test-dir "$out/tsan" --output-on-failure -j "$jobs" -L pool
+cmake --build "$out/tsan" -j "$jobs" --target unit_tests pool_tests tls_tests hostile_input_tests
+TSAN_OPTIONS="halt_on_error=1 suppressions=$root/scripts/tsan-suppressions.txt" ctest --test-dir "$out/tsan" --output-on-failure -j "$jobs" -L 'unit|pool'
+
 
 step "fuzzing: a short run of each target (clang, libFuzzer, ASan+UBSan)"
 ./fuzz/run.sh 30 "$root/$out/fuzz"

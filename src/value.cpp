@@ -5,8 +5,8 @@
 #include <ostream>
 #include <stdexcept>
 
-#include "python_repr.hpp"
 #include "tno/mpc/communication/errors.hpp"
+#include "tno/mpc/communication/python_text.hpp"
 
 namespace tno::mpc::communication {
 
@@ -292,13 +292,13 @@ void print(std::string& out, const Value& v) {
       out += v.as_bigint().to_string();
       break;
     case Kind::float64:
-      out += detail::python_float_repr(v.as_double());
+      out += python::float_repr(v.as_double());
       break;
     case Kind::str:
-      out += detail::python_str_repr(v.as_str());
+      out += python::str_repr(v.as_str());
       break;
     case Kind::bytes:
-      out += detail::python_bytes_repr(v.as_bytes());
+      out += python::bytes_repr(v.as_bytes());
       break;
     case Kind::list:
     case Kind::tuple: {

@@ -30,17 +30,17 @@ check "ping names the identity key" "$(grep -q 'identity key: ca-intermediate:3'
 check "ping gives the expiry" "$(grep -q 'valid until: 20[0-9][0-9]-' "$tmp/ping.out"; echo $?)"
 check "ping gives the TLS version" "$(grep -q 'over TLSv1.3' "$tmp/ping.out"; echo $?)"
 "$tool" ping "$b" $(tls party_untrusted ca-untrusted) > /dev/null 2> "$tmp/err"
-check "ping with an untrusted server exits 2" "$([ $? = 2 ] && grep -q 'not trusted' "$tmp/err"; echo $?)"
+check "ping with an untrusted server exits 1" "$([ $? = 1 ] && grep -q 'not trusted' "$tmp/err"; echo $?)"
 "$tool" ping "$b" > "$tmp/plain.out" 2>&1
 check "plain ping of a TLS server: 400, HTTPS only" "$([ $? = 1 ] && grep -q 'HTTPS only' "$tmp/plain.out"; echo $?)"
 kill $recv_pid 2>/dev/null; wait $recv_pid 2>/dev/null
 
-# A TLS sender and a plain receiver: the sender fails at once, with exit 2.
+# A TLS sender and a plain receiver: the sender fails at once, with exit 1 (a peer failure).
 timeout 30 "$tool" recv --listen "$b" --peer alice="$a" > /dev/null 2>&1 &
 recv_pid=$!
 sleep 0.3
 timeout 20 "$tool" send --listen "$a" --peer bob="$b" $(tls party_0) '{"int": "1"}' 2> "$tmp/err"
-check "TLS to a plain party exits 2, does not speak TLS" "$([ $? = 2 ] && grep -q 'does not speak TLS' "$tmp/err"; echo $?)"
+check "TLS to a plain party exits 1, does not speak TLS" "$([ $? = 1 ] && grep -q 'does not speak TLS' "$tmp/err"; echo $?)"
 kill $recv_pid 2>/dev/null; wait $recv_pid 2>/dev/null
 
 # Options that cannot work.

@@ -205,6 +205,25 @@ TEST(Pool, ShutdownFailsSendsThatDidNotArriveInTime) {
   }
 }
 
+TEST(Pool, AReceiveCutOffByShutdownSaysSo) {
+  testing::PoolGroup pools(2);
+  auto pending = pools[1].arecv<int>("local0", MessageId("never"));
+  pools[0].send("local1", 5, MessageId("kept"));
+  pools[1].shutdown();
+  try {
+    pending.get();
+    FAIL() << "no exception";
+  } catch (const ShutdownError& e) {
+    EXPECT_NE(std::string(e.what()).find("shut down before the message from 'local0' with id "
+                                         "never arrived"),
+              std::string::npos)
+        << e.what();
+  }
+  // After the shutdown what arrived can still be received; anything else fails at once.
+  EXPECT_EQ(pools[1].recv<int>("local0", MessageId("kept")), 5);
+  EXPECT_THROW(pools[1].recv<int>("local0", MessageId("later")), ShutdownError);
+}
+
 TEST(Pool, AReceiverThatStartsLateIsReached) {
   PoolConfig config;
   config.retry_delay = 100ms;

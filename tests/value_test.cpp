@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <sstream>
+#include <type_traits>
 
 #include "tno/mpc/communication/codec.hpp"
 
@@ -53,6 +54,25 @@ TEST(Value, AccessorsThrowNamingBothKinds) {
   EXPECT_THROW((void)Value(-1).as_uint64(), TypeMismatchError);
   EXPECT_EQ(Value(UINT64_MAX).as_uint64(), UINT64_MAX);
   EXPECT_EQ(Value(2).as_double(), 2.0);
+}
+
+// One error model: every exception the library throws derives from Error, and an integer that
+// does not fit is the same error on the dynamic path as on the typed one.
+TEST(Value, ErrorsDeriveFromTheLibrarysError) {
+  static_assert(std::is_base_of_v<Error, SerializationError>);
+  static_assert(std::is_base_of_v<Error, TypeMismatchError>);
+  static_assert(std::is_base_of_v<Error, DecodeError>);
+  static_assert(std::is_base_of_v<Error, ConfigurationError>);
+  static_assert(std::is_base_of_v<Error, ArgumentError>);
+  static_assert(std::is_base_of_v<Error, LookupError>);
+  static_assert(std::is_base_of_v<Error, DeliveryError>);
+  static_assert(std::is_base_of_v<Error, TimeoutError>);
+  static_assert(std::is_base_of_v<Error, ShutdownError>);
+  Value big(BigInt::from_string("1" + std::string(30, '0')));
+  EXPECT_THROW((void)big.as_int64(), TypeMismatchError);
+  EXPECT_THROW((void)decode<std::int64_t>(encode(big).view()), TypeMismatchError);
+  EXPECT_THROW((void)Value::list({})[0], Error);
+  EXPECT_THROW((void)BigInt::from_string("x"), Error);
 }
 
 TEST(Value, IndexingListsTuplesAndDicts) {

@@ -13,7 +13,10 @@
 // --tls-key, --tls-cert, --tls-ca (mutual TLS) and, for parties, --peer-cert NAME=PATH
 // (identify the peer by its certificate). Values are in the neutral JSON form.
 //
-// Bad input gives one line on stderr naming what is wrong, and exit status 2.
+// Exit status: 0 done; 1 a network or peer failure (a message not delivered, a receive timed out
+// or cut off, a ping not answered 200); 2 bad input or a setup that cannot work (bad arguments,
+// JSON or message bytes, unusable TLS files, an address that cannot be bound or resolved). Each
+// failure prints one line on stderr naming what is wrong.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
@@ -37,7 +40,14 @@ namespace mpc = tno::mpc::communication;
 
 namespace {
 
+constexpr int kNetworkFailure = 1;
 constexpr int kBadInput = 2;
+
+bool is_network_failure(const std::exception& e) {
+  return dynamic_cast<const mpc::DeliveryError*>(&e) != nullptr ||
+         dynamic_cast<const mpc::TimeoutError*>(&e) != nullptr ||
+         dynamic_cast<const mpc::ShutdownError*>(&e) != nullptr;
+}
 
 std::string read_all(const std::string& path) {
   if (path == "-") {
@@ -127,7 +137,7 @@ int ping(const std::string& target, const TlsOptions& tls) {
     if (left < std::chrono::hours(24 * 30)) std::cout << " (expires within 30 days)";
   }
   std::cout << '\n';
-  return r.status == 200 ? 0 : 1;
+  return r.status == 200 ? 0 : kNetworkFailure;
 }
 
 // Options shared by the party subcommands.
@@ -355,6 +365,10 @@ void add_party_options(CLI::App* cmd, PartyOptions& o, bool with_id) {
 
 int main(int argc, char** argv) {
   CLI::App app{"mpc-comm: tools for tno.mpc.communication-compatible parties"};
+  app.footer(
+      "Exit status: 0 done; 1 a network or peer failure (not delivered, timed out, ping not "
+      "answered 200); 2 bad input or a setup that cannot work (arguments, JSON, message bytes, TLS "
+      "files, an address that cannot be bound or resolved).");
   app.require_subcommand(1);
 
   std::string decode_path = "-";
@@ -418,7 +432,7 @@ int main(int argc, char** argv) {
     if (recv_cmd->parsed()) return recv(recv_opts);
   } catch (const std::exception& e) {
     std::cerr << "mpc-comm: " << e.what() << '\n';
-    return kBadInput;
+    return is_network_failure(e) ? kNetworkFailure : kBadInput;
   }
   return 0;
 }

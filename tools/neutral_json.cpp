@@ -2,7 +2,7 @@
 
 #include <cstdlib>
 
-#include "python_repr.hpp"
+#include "tno/mpc/communication/python_text.hpp"
 
 namespace tno::mpc::communication::neutral {
 
@@ -88,14 +88,14 @@ Value to_value(const json& j) {
   try {
     if (tag == "int") return Value(BigInt::from_string(text(body)));
     if (tag == "float") {
-      if (j.contains("hex")) return Value(detail::parse_float_hex(text(j.at("hex"))));
+      if (j.contains("hex")) return Value(python::float_fromhex(text(j.at("hex"))));
       std::string t = text(body);
       char* end = nullptr;
       double d = std::strtod(t.c_str(), &end);
       if (t.empty() || *end != 0) bad("not a float", j);
       return Value(d);
     }
-    if (tag == "hex" && j.contains("float")) return Value(detail::parse_float_hex(text(body)));
+    if (tag == "hex" && j.contains("float")) return Value(python::float_fromhex(text(body)));
   } catch (const ArgumentError& e) {
     bad(e.what(), j);
   }
@@ -163,8 +163,8 @@ json from_value(const Value& v) {
     case Kind::integer:
       return json{{"int", v.as_bigint().to_string()}};
     case Kind::float64:
-      return json{{"float", detail::python_float_repr(v.as_double())},
-                  {"hex", detail::python_float_hex(v.as_double())}};
+      return json{{"float", python::float_repr(v.as_double())},
+                  {"hex", python::float_hex(v.as_double())}};
     case Kind::str:
       return json{{"str", v.as_str()}};
     case Kind::bytes:

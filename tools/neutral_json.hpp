@@ -1,4 +1,4 @@
-// The neutral JSON form of values (../shared/vectors/README.md), used by `mpc-comm decode` /
+// The neutral JSON form of values (tests/data/vectors/README.md), used by `mpc-comm decode` /
 // `encode` and by the tests that check the reference's vectors. Internal: not installed.
 #pragma once
 

@@ -1,7 +1,7 @@
 # A conversation between the real tno.mpc.communication and a C++ party (tests/interop/
 # cpp_peer.cpp) over the network, covering every value kind both ways:
 #   suite.py CPP_PEER VECTORS_DIR BASE_PORT
-# Every value (each vector of ../shared/vectors, random big integers, deep nesting, unicode keys,
+# Every value (each vector of tests/data/vectors, random big integers, deep nesting, unicode keys,
 # a 64 MiB payload, ...) goes Python -> C++ -> Python and must come back as Python itself would
 # unpack it; a custom class round-trips through the C++ class registered under the same name;
 # custom ids, integer ids, prefixes and out-of-order ids line up across the languages.

@@ -14,6 +14,7 @@
 #include "tno/mpc/communication/message.hpp"
 #include "tno/mpc/communication/ping.hpp"
 #include "tno/mpc/communication/pool.hpp"
+#include "tno/mpc/communication/python_text.hpp"
 #include "tno/mpc/communication/serialization.hpp"
 #include "tno/mpc/communication/statistics.hpp"
 #include "tno/mpc/communication/tls.hpp"

@@ -1,4 +1,4 @@
-#include "python_repr.hpp"
+#include "tno/mpc/communication/python_text.hpp"
 
 #include <charconv>
 #include <cmath>
@@ -8,9 +8,9 @@
 
 #include "tno/mpc/communication/errors.hpp"
 
-namespace tno::mpc::communication::detail {
+namespace tno::mpc::communication::python {
 
-std::string python_float_repr(double d) {
+std::string float_repr(double d) {
   if (std::isnan(d)) return "nan";
   if (std::isinf(d)) return d < 0 ? "-inf" : "inf";
   if (d == 0) return std::signbit(d) ? "-0.0" : "0.0";
@@ -50,7 +50,7 @@ std::string python_float_repr(double d) {
   return out;
 }
 
-std::string python_float_hex(double d) {
+std::string float_hex(double d) {
   if (std::isnan(d)) return "nan";
   if (std::isinf(d)) return d < 0 ? "-inf" : "inf";
   std::string out = std::signbit(d) ? "-" : "";
@@ -73,7 +73,7 @@ std::string python_float_hex(double d) {
   return out;
 }
 
-double parse_float_hex(std::string_view text) {
+double float_fromhex(std::string_view text) {
   std::string s(text);
   if (s == "nan" || s == "-nan") return s[0] == '-' ? -NAN : NAN;
   if (s == "inf") return INFINITY;
@@ -118,7 +118,7 @@ void escape(std::string& out, unsigned char c, char quote) {
 }
 }  // namespace
 
-std::string python_str_repr(std::string_view s) {
+std::string str_repr(std::string_view s) {
   char quote = (s.find('\'') != std::string_view::npos && s.find('"') == std::string_view::npos)
                    ? '"'
                    : '\'';
@@ -128,7 +128,7 @@ std::string python_str_repr(std::string_view s) {
   return out;
 }
 
-std::string python_bytes_repr(const Bytes& b) {
+std::string bytes_repr(const Bytes& b) {
   std::string out = "b'";
   for (std::byte x : b) {
     auto c = static_cast<unsigned char>(x);
@@ -145,4 +145,4 @@ std::string python_bytes_repr(const Bytes& b) {
   return out;
 }
 
-}  // namespace tno::mpc::communication::detail
+}  // namespace tno::mpc::communication::python

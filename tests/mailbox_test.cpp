@@ -1,0 +1,218 @@
+// The mailbox on its own: what becomes of offered messages, waiting receives, withdrawal, room
+// accounting and closing. No sockets, no threads but the test's own.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "net/mailbox.hpp"
+
+namespace tno::mpc::communication::net {
+namespace {
+
+Body body_of(std::string text) {
+  return std::make_shared<const std::string>(std::move(text));
+}
+
+// A receive's completion that records what it got.
+struct Received {
+  int calls = 0;
+  Body body;
+  std::exception_ptr error;
+  ReceiveCompletion completion() {
+    return [this](std::exception_ptr e, Body b) {
+      ++calls;
+      error = e;
+      body = std::move(b);
+    };
+  }
+};
+
+constexpr std::size_t kRoom = 100;
+
+TEST(Mailbox, AMessageNobodyWaitsForIsStoredAndTakenLater) {
+  Mailbox box(kRoom);
+  auto offer = box.offer("alice", MessageId(0), body_of("hello"));
+  EXPECT_EQ(offer.outcome, Mailbox::Outcome::stored);
+  EXPECT_EQ(box.stored_bytes("alice"), 5u);
+  EXPECT_EQ(box.stored_messages("alice"), 1u);
+  Received r;
+  box.take_or_wait("alice", MessageId(0), r.completion());
+  EXPECT_EQ(r.calls, 1);  // at once, on this thread
+  ASSERT_TRUE(r.body);
+  EXPECT_EQ(*r.body, "hello");
+  EXPECT_EQ(box.stored_bytes("alice"), 0u);
+  EXPECT_EQ(box.stored_messages("alice"), 0u);
+}
+
+TEST(Mailbox, AWaitingReceiveGetsItsMessageWhenHandedOver) {
+  Mailbox box(kRoom);
+  Received r;
+  box.take_or_wait("alice", MessageId("round-1"), r.completion());
+  EXPECT_EQ(r.calls, 0);
+  auto offer = box.offer("alice", MessageId("round-1"), body_of("x"));
+  EXPECT_EQ(offer.outcome, Mailbox::Outcome::delivered);
+  EXPECT_EQ(r.calls, 0);  // not before the caller hands it over
+  offer.hand_over();
+  offer.hand_over();  // once only
+  EXPECT_EQ(r.calls, 1);
+  EXPECT_EQ(*r.body, "x");
+  EXPECT_EQ(box.stored_messages("alice"), 0u);  // delivered, never stored
+}
+
+TEST(Mailbox, AnIdenticalResendIsKeptOnceAndADifferentOneIsAConflict) {
+  Mailbox box(kRoom);
+  EXPECT_EQ(box.offer("alice", MessageId(3), body_of("abc")).outcome, Mailbox::Outcome::stored);
+  EXPECT_EQ(box.offer("alice", MessageId(3), body_of("abc")).outcome, Mailbox::Outcome::duplicate);
+  EXPECT_EQ(box.offer("alice", MessageId(3), body_of("abd")).outcome, Mailbox::Outcome::conflict);
+  EXPECT_EQ(box.stored_messages("alice"), 1u);
+  EXPECT_EQ(box.stored_bytes("alice"), 3u);
+  Received r;
+  box.take_or_wait("alice", MessageId(3), r.completion());
+  EXPECT_EQ(*r.body, "abc");  // the first one
+}
+
+TEST(Mailbox, IntAndStrIdsAndPeersAreKeptApart) {
+  Mailbox box(kRoom);
+  EXPECT_EQ(box.offer("alice", MessageId(5), body_of("int")).outcome, Mailbox::Outcome::stored);
+  EXPECT_EQ(box.offer("alice", MessageId("5"), body_of("str")).outcome, Mailbox::Outcome::stored);
+  EXPECT_EQ(box.offer("bob", MessageId(5), body_of("bob")).outcome, Mailbox::Outcome::stored);
+  Received as_str, as_int, from_bob;
+  box.take_or_wait("alice", MessageId("5"), as_str.completion());
+  box.take_or_wait("alice", MessageId(5), as_int.completion());
+  box.take_or_wait("bob", MessageId(5), from_bob.completion());
+  EXPECT_EQ(*as_str.body, "str");
+  EXPECT_EQ(*as_int.body, "int");
+  EXPECT_EQ(*from_bob.body, "bob");
+}
+
+TEST(Mailbox, WaitingTwiceForOneMessageIsRefused) {
+  Mailbox box(kRoom);
+  Received first, second;
+  box.take_or_wait("alice", MessageId(1), first.completion());
+  EXPECT_THROW(box.take_or_wait("alice", MessageId(1), second.completion()), ConfigurationError);
+  auto offer = box.offer("alice", MessageId(1), body_of("m"));
+  offer.hand_over();
+  EXPECT_EQ(first.calls, 1);
+  EXPECT_EQ(second.calls, 0);
+}
+
+TEST(Mailbox, AWithdrawnReceiveIsNeverCompletedAndItsMessageIsStored) {
+  Mailbox box(kRoom);
+  Received r;
+  box.take_or_wait("alice", MessageId(7), r.completion());
+  EXPECT_TRUE(box.withdraw("alice", MessageId(7)));
+  EXPECT_FALSE(box.withdraw("alice", MessageId(7)));  // nothing waits any more
+  EXPECT_EQ(box.offer("alice", MessageId(7), body_of("late")).outcome, Mailbox::Outcome::stored);
+  EXPECT_EQ(r.calls, 0);
+  Received again;
+  box.take_or_wait("alice", MessageId(7), again.completion());
+  EXPECT_EQ(*again.body, "late");
+}
+
+TEST(Mailbox, WithdrawingAfterTheMessageArrivedIsTooLate) {
+  Mailbox box(kRoom);
+  Received r;
+  box.take_or_wait("alice", MessageId(8), r.completion());
+  auto offer = box.offer("alice", MessageId(8), body_of("m"));
+  EXPECT_FALSE(box.withdraw("alice", MessageId(8)));  // the receive will get it
+  offer.hand_over();
+  EXPECT_EQ(r.calls, 1);
+}
+
+TEST(Mailbox, RoomRunsShortOnlyWhileSomethingIsStored) {
+  Mailbox box(kRoom);
+  // One message larger than the room is let in when nothing else is stored.
+  EXPECT_EQ(box.room_for("alice", 1000), Mailbox::Room::available);
+  EXPECT_EQ(box.offer("alice", MessageId(0), body_of(std::string(150, 'a'))).outcome,
+            Mailbox::Outcome::stored);
+  EXPECT_EQ(box.room_for("alice", 1), Mailbox::Room::none);
+  EXPECT_EQ(box.room_for("bob", 60), Mailbox::Room::available);  // per peer
+  EXPECT_EQ(box.offer("alice", MessageId(1), body_of("b")).outcome, Mailbox::Outcome::no_room);
+  Received r;
+  box.take_or_wait("alice", MessageId(0), r.completion());
+  EXPECT_EQ(box.stored_bytes("alice"), 0u);
+  EXPECT_EQ(box.room_for("alice", 60), Mailbox::Room::available);
+}
+
+TEST(Mailbox, AMessageOverTheRoomIsLetInWhenItIsAwaited) {
+  Mailbox box(kRoom);
+  EXPECT_EQ(box.offer("alice", MessageId(9), body_of(std::string(80, 'a'))).outcome,
+            Mailbox::Outcome::stored);
+  EXPECT_EQ(box.room_for("alice", 50), Mailbox::Room::none);
+  Received r;
+  box.take_or_wait("alice", MessageId(2), r.completion());
+  // Judged on the header, it may be the awaited one; judged whole, only that one gets in.
+  EXPECT_EQ(box.room_for("alice", 50), Mailbox::Room::only_if_awaited);
+  EXPECT_EQ(box.offer("alice", MessageId(3), body_of(std::string(50, 'b'))).outcome,
+            Mailbox::Outcome::no_room);
+  auto offer = box.offer("alice", MessageId(2), body_of(std::string(50, 'c')));
+  EXPECT_EQ(offer.outcome, Mailbox::Outcome::delivered);
+  offer.hand_over();
+  EXPECT_EQ(r.body->size(), 50u);
+  EXPECT_EQ(box.stored_bytes("alice"), 80u);
+}
+
+TEST(Mailbox, ClosingEndsEveryWaitAndRefusesNewMessages) {
+  Mailbox box(kRoom);
+  EXPECT_EQ(box.offer("alice", MessageId(0), body_of("kept")).outcome, Mailbox::Outcome::stored);
+  Received waiting;
+  box.take_or_wait("bob", MessageId(4), waiting.completion());
+  std::vector<std::string> ended;
+  box.close([&](const std::string& peer, const MessageId& id) {
+    ended.push_back(peer + "/" + id.to_string());
+    return std::make_exception_ptr(ShutdownError("closed"));
+  });
+  ASSERT_EQ(waiting.calls, 1);
+  EXPECT_FALSE(waiting.body);
+  EXPECT_THROW(std::rethrow_exception(waiting.error), ShutdownError);
+  EXPECT_EQ(ended, std::vector<std::string>{"bob/4"});
+  EXPECT_EQ(box.offer("alice", MessageId(1), body_of("x")).outcome, Mailbox::Outcome::closed);
+  Received stored;
+  box.take_or_wait("alice", MessageId(0), stored.completion());  // what arrived is still there
+  EXPECT_EQ(*stored.body, "kept");
+  Received missing;
+  EXPECT_THROW(box.take_or_wait("alice", MessageId(1), missing.completion()), ShutdownError);
+  EXPECT_EQ(missing.calls, 0);
+}
+
+// Receivers and senders on several threads, in either order: every message reaches its receive
+// exactly once (run under ThreadSanitizer in CI).
+TEST(Mailbox, EveryMessageReachesItsReceiveOnceAcrossThreads) {
+  Mailbox box(std::size_t{1} << 30);
+  constexpr int kMessages = 2000;
+  std::vector<std::atomic<int>> calls(kMessages);
+  std::atomic<int> wrong{0};
+  auto receive = [&](int first) {
+    for (int i = first; i < kMessages; i += 2) {
+      box.take_or_wait("alice", MessageId(i), [&, i](std::exception_ptr e, Body b) {
+        if (e || !b || *b != std::to_string(i)) ++wrong;
+        ++calls[static_cast<std::size_t>(i)];
+      });
+    }
+  };
+  auto send = [&](int first) {
+    for (int i = first; i < kMessages; i += 2) {
+      auto offer = box.offer("alice", MessageId(i), body_of(std::to_string(i)));
+      if (offer.outcome != Mailbox::Outcome::stored &&
+          offer.outcome != Mailbox::Outcome::delivered) {
+        ++wrong;
+      }
+      offer.hand_over();
+    }
+  };
+  std::vector<std::thread> threads;
+  threads.emplace_back(receive, 0);
+  threads.emplace_back(send, 0);
+  threads.emplace_back(send, 1);
+  threads.emplace_back(receive, 1);
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  for (int i = 0; i < kMessages; ++i) EXPECT_EQ(calls[static_cast<std::size_t>(i)].load(), 1) << i;
+  EXPECT_EQ(box.stored_messages("alice"), 0u);
+  EXPECT_EQ(box.stored_bytes("alice"), 0u);
+}
+
+}  // namespace
+}  // namespace tno::mpc::communication::net
