@@ -7,11 +7,12 @@
 //   }
 //   boost::asio::co_spawn(ioc, party(pool), boost::asio::detached);
 //
-// The pool keeps doing its network I/O on its own thread; completions are posted to the
-// awaiting coroutine's executor, which is kept busy (work guard) until they arrive. Failures
-// are rethrown at the co_await: DeliveryError, TimeoutError (at shutdown), and decode errors.
-// Any Asio completion token works, not only use_awaitable. This header includes Asio: include it
-// only where you use coroutines.
+// A completion arrives on the thread that runs the pool's network — the pool's own thread, or a
+// thread waiting in one of the pool's blocking calls — and is posted from there to the awaiting
+// coroutine's executor, which is kept busy (work guard) until it arrives. Failures are rethrown
+// at the co_await: DeliveryError, ShutdownError (the pool shut down first), and the codec's
+// errors. Any Asio completion token works, not only use_awaitable. This header includes Asio:
+// include it only where you use coroutines.
 #pragma once
 
 #include <boost/asio/associated_executor.hpp>
