@@ -2,8 +2,8 @@
 # Creates a virtual environment with the real Python reference from PyPI, for the interop tests:
 #   setup-python-ref.sh DIR [VERSION]
 # VERSION defaults to 4.8.1 (the seed's major version); the suite also runs against the newest
-# release, 5.0.4 (docs/python-5.md). The extras: gmpy, bitarray, numpy and tls; ormsgpack comes
-# with the package.
+# 4.x release, 4.12.0, and the newest release, 5.0.4 (docs/python-versions.md). The extras: gmpy,
+# bitarray, numpy and tls; ormsgpack comes with the package.
 set -euo pipefail
 dir=${1:-build-ci/pyref}
 version=${2:-4.8.1}

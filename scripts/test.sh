@@ -24,12 +24,14 @@ echo "formatted: ${#sources[@]} files"
 
 step "the Python reference, for the interop tests"
 ./scripts/setup-python-ref.sh "$out/pyref"
+./scripts/setup-python-ref.sh "$out/pyref412" 4.12.0
 ./scripts/setup-python-ref.sh "$out/pyref5" 5.0.4
 
 step "build (-Werror)"
 cmake -S . -B "$out/main" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPC_COMM_WERROR=ON \
   -DMPC_COMM_BUILD_BENCHMARKS=ON -DCMAKE_INSTALL_PREFIX="$root/$out/prefix" \
   -DMPC_COMM_PYTHON="$root/$out/pyref/bin/python" -DMPC_COMM_PYTHON5="$root/$out/pyref5/bin/python" \
+  -DMPC_COMM_PYTHON412="$root/$out/pyref412/bin/python" \
   > /dev/null
 cmake --build "$out/main" -j "$jobs"
 
@@ -47,6 +49,7 @@ step "ASan+UBSan: the whole test suite"
 cmake -S . -B "$out/asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMPC_COMM_WERROR=ON \
   -DMPC_COMM_SANITIZE=address,undefined -DMPC_COMM_BUILD_EXAMPLES=OFF \
   -DMPC_COMM_PYTHON="$root/$out/pyref/bin/python" -DMPC_COMM_PYTHON5="$root/$out/pyref5/bin/python" \
+  -DMPC_COMM_PYTHON412="$root/$out/pyref412/bin/python" \
   > /dev/null
 cmake --build "$out/asan" -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

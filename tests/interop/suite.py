@@ -18,7 +18,8 @@ try:
     from tno.mpc.communication import Pool
     from tno.mpc.communication.serialization import Serialization
     from interop_common import (Checks, Point, custom_class, custom_ids, echo_values,
-                            out_of_order, same)
+                            out_of_order, require_reference_version, same)
+    require_reference_version()
 except ImportError as e:
     print(f"SKIPPED: the Python reference is not installed ({e}); run scripts/setup-python-ref.sh")
     sys.exit(77)

@@ -1,12 +1,13 @@
 # The real Python package against mpc-comm: every vector, decoded by mpc-comm and encoded again,
-# unpacks in tno.mpc.communication 4.8.1 to the same id and value as the original bytes. Exits 77
-# (skipped) when the package cannot be imported, with a message saying so.
+# unpacks in tno.mpc.communication 4.x (4.8.1, 4.12.0) to the same id and value as the original
+# bytes. Exits 77 (skipped) when the package cannot be imported, with a message saying so.
 import glob, os, subprocess, sys, math
 
 try:
     import numpy as np
     from tno.mpc.communication.serialization import Serialization
-    from interop_common import Point, same
+    from interop_common import Point, require_reference_version, same
+    require_reference_version()
 except ImportError as e:
     print(f"SKIPPED: the Python reference is not installed ({e}); run scripts/setup-python-ref.sh")
     sys.exit(77)

@@ -1,7 +1,7 @@
 # The shared vectors against the real ormsgpack: each vector's `sent` value, rebuilt as the Python
-# object it was, packed by the real tno.mpc.communication 4.8.1 (and so by the real ormsgpack),
-# must give the vector's bytes. The bytes came from a stand-in for ormsgpack; this says where the
-# real library differs. Exits 77 (skipped) when the package cannot be imported.
+# object it was, packed by the real tno.mpc.communication 4.x (4.8.1, 4.12.0; and so by the real
+# ormsgpack), must give the vector's bytes. The bytes came from a stand-in for ormsgpack; this says
+# where the real library differs. Exits 77 (skipped) when the package cannot be imported.
 import enum
 import json
 import os
@@ -12,7 +12,8 @@ try:
     import gmpy2
     import numpy as np
     from tno.mpc.communication.serialization import Serialization
-    from interop_common import Point
+    from interop_common import Point, require_reference_version
+    require_reference_version()
 except ImportError as e:
     print(f"SKIPPED: the Python reference is not installed ({e}); run scripts/setup-python-ref.sh")
     sys.exit(77)
