@@ -1,7 +1,7 @@
 #include "tno/mpc/communication/ping.hpp"
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/http.hpp>
 
 #include "net/connection.hpp"
 #include "tls.hpp"
@@ -10,7 +10,26 @@
 namespace tno::mpc::communication {
 
 namespace asio = boost::asio;
-namespace http = boost::beast::http;
+
+namespace {
+// The GET, as a coroutine: the stream's deadline bounds each asynchronous step.
+asio::awaitable<void> get(net::Connection& conn, const asio::ip::tcp::resolver::results_type& at,
+                          const std::string& host, const std::optional<TlsConfig>& tls,
+                          const std::string& target, PingResult& result) {
+  co_await conn.tcp().async_connect(at, asio::use_awaitable);
+  if (conn.secure) {
+    detail::prepare_client(conn.ssl(), host, tls->verify_hostname, nullptr);
+    co_await conn.secure->async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+    result.tls_version = detail::protocol_version(conn.ssl());
+    result.peer_certificate = detail::peer_certificate(conn.ssl());
+  }
+  const std::string request =
+      "GET / HTTP/1.1\r\nHost: " + target + "\r\nConnection: close\r\n\r\n";
+  net::Answer answer = co_await conn.exchange(asio::buffer(request));
+  result.status = answer.result_int();
+  result.body = std::move(answer.body());
+}
+}  // namespace
 
 PingResult ping(const std::string& host, std::uint16_t port, const std::optional<TlsConfig>& tls,
                 std::chrono::milliseconds timeout) {
@@ -18,35 +37,27 @@ PingResult ping(const std::string& host, std::uint16_t port, const std::optional
   std::unique_ptr<asio::ssl::context> context = tls ? detail::make_tls_context(*tls) : nullptr;
   asio::io_context ioc;
   net::Connection conn(ioc, context.get());
-  http::request<http::empty_body> req{http::verb::get, "/", 11};
-  req.set(http::field::host, target);
-  req.keep_alive(false);
   PingResult result;
-  auto start = std::chrono::steady_clock::now();
+  const auto start = std::chrono::steady_clock::now();
+  boost::system::error_code failure;
   try {
     asio::ip::tcp::resolver resolver(ioc);
-    conn.tcp().expires_after(timeout);
-    conn.tcp().connect(resolver.resolve(host, std::to_string(port)));
-    net::Answer res;
-    if (conn.secure) {
-      detail::prepare_client(conn.ssl(), host, tls->verify_hostname, nullptr);
-      conn.secure->handshake(asio::ssl::stream_base::client);
-      result.tls_version = detail::protocol_version(conn.ssl());
-      result.peer_certificate = detail::peer_certificate(conn.ssl());
-      http::write(*conn.secure, req);
-      http::read(*conn.secure, conn.buffer, res);
-    } else {
-      http::write(*conn.plain, req);
-      http::read(*conn.plain, conn.buffer, res);
-    }
-    result.status = res.result_int();
-    result.body = std::move(res.body());
+    auto at = resolver.resolve(host, std::to_string(port));
+    conn.tcp().expires_after(timeout);  // for everything that follows
+    std::exception_ptr error;
+    asio::co_spawn(ioc, get(conn, at, host, tls, target, result),
+                   [&](std::exception_ptr e) { error = e; });
+    ioc.run();
+    if (error) std::rethrow_exception(error);
   } catch (const boost::system::system_error& e) {
-    if (detail::is_final_tls_failure(e.code())) {
+    failure = e.code();
+  }
+  if (failure) {
+    if (detail::is_final_tls_failure(failure)) {
       throw DeliveryError("TLS with " + target +
-                          " failed: " + detail::explain_tls_failure(e.code(), conn.ssl()));
+                          " failed: " + detail::explain_tls_failure(failure, conn.ssl()));
     }
-    throw DeliveryError("cannot reach " + target + ": " + e.code().message());
+    throw DeliveryError("cannot reach " + target + ": " + failure.message());
   }
   result.round_trip = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - start);

@@ -22,18 +22,19 @@ namespace tno::mpc::communication {
 
 // Declared in the order they depend on each other; destroyed in reverse, so that the server and
 // the client (their sockets and acceptor) go before the io_context of the network loop, and the
-// io_context (with the coroutines it still holds) before the mailbox and the peers.
+// io_context (with the coroutines it still holds) before the mailbox and the peers. The settings
+// are Pool::config_, which outlives all of them. Coroutine frames that the io_context destroys
+// unresumed may refer to the client's links and the server's acceptor, which are gone by then:
+// their destructors must not touch them (client.hpp).
 struct Pool::Impl {
   explicit Impl(const PoolConfig& c)
-      : config(c),
-        tls(c.tls ? detail::make_tls_context(*c.tls) : nullptr),
+      : tls(c.tls ? detail::make_tls_context(*c.tls) : nullptr),
         peers(c.wire_format),
         mailbox(c.max_stored_bytes_per_peer),
         loop(c.callers_run_network, c.poll_before_sleep),
         client(loop.context(), c, tls.get(), peers),
         server(loop.context(), c, tls.get(), peers, mailbox) {}
 
-  const PoolConfig& config;
   std::unique_ptr<boost::asio::ssl::context> tls;  // null for plain HTTP
   net::PeerRegistry peers;
   net::Mailbox mailbox;

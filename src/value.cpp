@@ -3,7 +3,6 @@
 #include <charconv>
 #include <cmath>
 #include <ostream>
-#include <stdexcept>
 
 #include "tno/mpc/communication/errors.hpp"
 #include "tno/mpc/communication/python_text.hpp"

@@ -33,8 +33,7 @@ constexpr std::size_t kRoom = 100;
 
 TEST(Mailbox, AMessageNobodyWaitsForIsStoredAndTakenLater) {
   Mailbox box(kRoom);
-  auto offer = box.offer("alice", MessageId(0), body_of("hello"));
-  EXPECT_EQ(offer.outcome, Mailbox::Outcome::stored);
+  EXPECT_EQ(box.offer("alice", MessageId(0), body_of("hello")), Mailbox::Outcome::stored);
   EXPECT_EQ(box.stored_bytes("alice"), 5u);
   EXPECT_EQ(box.stored_messages("alice"), 1u);
   Received r;
@@ -46,16 +45,21 @@ TEST(Mailbox, AMessageNobodyWaitsForIsStoredAndTakenLater) {
   EXPECT_EQ(box.stored_messages("alice"), 0u);
 }
 
-TEST(Mailbox, AWaitingReceiveGetsItsMessageWhenHandedOver) {
+TEST(Mailbox, AWaitingReceiveGetsItsMessageAfterItWasCounted) {
   Mailbox box(kRoom);
   Received r;
   box.take_or_wait("alice", MessageId("round-1"), r.completion());
   EXPECT_EQ(r.calls, 0);
-  auto offer = box.offer("alice", MessageId("round-1"), body_of("x"));
-  EXPECT_EQ(offer.outcome, Mailbox::Outcome::delivered);
-  EXPECT_EQ(r.calls, 0);  // not before the caller hands it over
-  offer.hand_over();
-  offer.hand_over();  // once only
+  int counted = 0;
+  int calls_when_counted = -1;
+  auto count = [&] {
+    ++counted;
+    calls_when_counted = r.calls;
+  };
+  EXPECT_EQ(box.offer("alice", MessageId("round-1"), body_of("x"), count),
+            Mailbox::Outcome::delivered);
+  EXPECT_EQ(counted, 1);
+  EXPECT_EQ(calls_when_counted, 0);  // counted before the receive saw it
   EXPECT_EQ(r.calls, 1);
   EXPECT_EQ(*r.body, "x");
   EXPECT_EQ(box.stored_messages("alice"), 0u);  // delivered, never stored
@@ -63,9 +67,9 @@ TEST(Mailbox, AWaitingReceiveGetsItsMessageWhenHandedOver) {
 
 TEST(Mailbox, AnIdenticalResendIsKeptOnceAndADifferentOneIsAConflict) {
   Mailbox box(kRoom);
-  EXPECT_EQ(box.offer("alice", MessageId(3), body_of("abc")).outcome, Mailbox::Outcome::stored);
-  EXPECT_EQ(box.offer("alice", MessageId(3), body_of("abc")).outcome, Mailbox::Outcome::duplicate);
-  EXPECT_EQ(box.offer("alice", MessageId(3), body_of("abd")).outcome, Mailbox::Outcome::conflict);
+  EXPECT_EQ(box.offer("alice", MessageId(3), body_of("abc")), Mailbox::Outcome::stored);
+  EXPECT_EQ(box.offer("alice", MessageId(3), body_of("abc")), Mailbox::Outcome::duplicate);
+  EXPECT_EQ(box.offer("alice", MessageId(3), body_of("abd")), Mailbox::Outcome::conflict);
   EXPECT_EQ(box.stored_messages("alice"), 1u);
   EXPECT_EQ(box.stored_bytes("alice"), 3u);
   Received r;
@@ -75,9 +79,9 @@ TEST(Mailbox, AnIdenticalResendIsKeptOnceAndADifferentOneIsAConflict) {
 
 TEST(Mailbox, IntAndStrIdsAndPeersAreKeptApart) {
   Mailbox box(kRoom);
-  EXPECT_EQ(box.offer("alice", MessageId(5), body_of("int")).outcome, Mailbox::Outcome::stored);
-  EXPECT_EQ(box.offer("alice", MessageId("5"), body_of("str")).outcome, Mailbox::Outcome::stored);
-  EXPECT_EQ(box.offer("bob", MessageId(5), body_of("bob")).outcome, Mailbox::Outcome::stored);
+  EXPECT_EQ(box.offer("alice", MessageId(5), body_of("int")), Mailbox::Outcome::stored);
+  EXPECT_EQ(box.offer("alice", MessageId("5"), body_of("str")), Mailbox::Outcome::stored);
+  EXPECT_EQ(box.offer("bob", MessageId(5), body_of("bob")), Mailbox::Outcome::stored);
   Received as_str, as_int, from_bob;
   box.take_or_wait("alice", MessageId("5"), as_str.completion());
   box.take_or_wait("alice", MessageId(5), as_int.completion());
@@ -92,8 +96,7 @@ TEST(Mailbox, WaitingTwiceForOneMessageIsRefused) {
   Received first, second;
   box.take_or_wait("alice", MessageId(1), first.completion());
   EXPECT_THROW(box.take_or_wait("alice", MessageId(1), second.completion()), ConfigurationError);
-  auto offer = box.offer("alice", MessageId(1), body_of("m"));
-  offer.hand_over();
+  EXPECT_EQ(box.offer("alice", MessageId(1), body_of("m")), Mailbox::Outcome::delivered);
   EXPECT_EQ(first.calls, 1);
   EXPECT_EQ(second.calls, 0);
 }
@@ -104,7 +107,7 @@ TEST(Mailbox, AWithdrawnReceiveIsNeverCompletedAndItsMessageIsStored) {
   box.take_or_wait("alice", MessageId(7), r.completion());
   EXPECT_TRUE(box.withdraw("alice", MessageId(7)));
   EXPECT_FALSE(box.withdraw("alice", MessageId(7)));  // nothing waits any more
-  EXPECT_EQ(box.offer("alice", MessageId(7), body_of("late")).outcome, Mailbox::Outcome::stored);
+  EXPECT_EQ(box.offer("alice", MessageId(7), body_of("late")), Mailbox::Outcome::stored);
   EXPECT_EQ(r.calls, 0);
   Received again;
   box.take_or_wait("alice", MessageId(7), again.completion());
@@ -115,21 +118,33 @@ TEST(Mailbox, WithdrawingAfterTheMessageArrivedIsTooLate) {
   Mailbox box(kRoom);
   Received r;
   box.take_or_wait("alice", MessageId(8), r.completion());
-  auto offer = box.offer("alice", MessageId(8), body_of("m"));
-  EXPECT_FALSE(box.withdraw("alice", MessageId(8)));  // the receive will get it
-  offer.hand_over();
+  EXPECT_EQ(box.offer("alice", MessageId(8), body_of("m")), Mailbox::Outcome::delivered);
+  EXPECT_FALSE(box.withdraw("alice", MessageId(8)));  // the receive got it
   EXPECT_EQ(r.calls, 1);
+}
+
+TEST(Mailbox, OnlyAcceptedMessagesAreCounted) {
+  Mailbox box(kRoom);
+  int counted = 0;
+  auto count = [&] { ++counted; };
+  EXPECT_EQ(box.offer("alice", MessageId(0), body_of(std::string(150, 'a')), count),
+            Mailbox::Outcome::stored);
+  EXPECT_EQ(box.offer("alice", MessageId(0), body_of(std::string(150, 'a')), count),
+            Mailbox::Outcome::duplicate);
+  EXPECT_EQ(box.offer("alice", MessageId(0), body_of("other"), count), Mailbox::Outcome::conflict);
+  EXPECT_EQ(box.offer("alice", MessageId(1), body_of("no room"), count), Mailbox::Outcome::no_room);
+  EXPECT_EQ(counted, 1);
 }
 
 TEST(Mailbox, RoomRunsShortOnlyWhileSomethingIsStored) {
   Mailbox box(kRoom);
   // One message larger than the room is let in when nothing else is stored.
   EXPECT_EQ(box.room_for("alice", 1000), Mailbox::Room::available);
-  EXPECT_EQ(box.offer("alice", MessageId(0), body_of(std::string(150, 'a'))).outcome,
+  EXPECT_EQ(box.offer("alice", MessageId(0), body_of(std::string(150, 'a'))),
             Mailbox::Outcome::stored);
   EXPECT_EQ(box.room_for("alice", 1), Mailbox::Room::none);
   EXPECT_EQ(box.room_for("bob", 60), Mailbox::Room::available);  // per peer
-  EXPECT_EQ(box.offer("alice", MessageId(1), body_of("b")).outcome, Mailbox::Outcome::no_room);
+  EXPECT_EQ(box.offer("alice", MessageId(1), body_of("b")), Mailbox::Outcome::no_room);
   Received r;
   box.take_or_wait("alice", MessageId(0), r.completion());
   EXPECT_EQ(box.stored_bytes("alice"), 0u);
@@ -138,25 +153,24 @@ TEST(Mailbox, RoomRunsShortOnlyWhileSomethingIsStored) {
 
 TEST(Mailbox, AMessageOverTheRoomIsLetInWhenItIsAwaited) {
   Mailbox box(kRoom);
-  EXPECT_EQ(box.offer("alice", MessageId(9), body_of(std::string(80, 'a'))).outcome,
+  EXPECT_EQ(box.offer("alice", MessageId(9), body_of(std::string(80, 'a'))),
             Mailbox::Outcome::stored);
   EXPECT_EQ(box.room_for("alice", 50), Mailbox::Room::none);
   Received r;
   box.take_or_wait("alice", MessageId(2), r.completion());
   // Judged on the header, it may be the awaited one; judged whole, only that one gets in.
   EXPECT_EQ(box.room_for("alice", 50), Mailbox::Room::only_if_awaited);
-  EXPECT_EQ(box.offer("alice", MessageId(3), body_of(std::string(50, 'b'))).outcome,
+  EXPECT_EQ(box.offer("alice", MessageId(3), body_of(std::string(50, 'b'))),
             Mailbox::Outcome::no_room);
-  auto offer = box.offer("alice", MessageId(2), body_of(std::string(50, 'c')));
-  EXPECT_EQ(offer.outcome, Mailbox::Outcome::delivered);
-  offer.hand_over();
+  EXPECT_EQ(box.offer("alice", MessageId(2), body_of(std::string(50, 'c'))),
+            Mailbox::Outcome::delivered);
   EXPECT_EQ(r.body->size(), 50u);
   EXPECT_EQ(box.stored_bytes("alice"), 80u);
 }
 
 TEST(Mailbox, ClosingEndsEveryWaitAndRefusesNewMessages) {
   Mailbox box(kRoom);
-  EXPECT_EQ(box.offer("alice", MessageId(0), body_of("kept")).outcome, Mailbox::Outcome::stored);
+  EXPECT_EQ(box.offer("alice", MessageId(0), body_of("kept")), Mailbox::Outcome::stored);
   Received waiting;
   box.take_or_wait("bob", MessageId(4), waiting.completion());
   std::vector<std::string> ended;
@@ -168,7 +182,7 @@ TEST(Mailbox, ClosingEndsEveryWaitAndRefusesNewMessages) {
   EXPECT_FALSE(waiting.body);
   EXPECT_THROW(std::rethrow_exception(waiting.error), ShutdownError);
   EXPECT_EQ(ended, std::vector<std::string>{"bob/4"});
-  EXPECT_EQ(box.offer("alice", MessageId(1), body_of("x")).outcome, Mailbox::Outcome::closed);
+  EXPECT_EQ(box.offer("alice", MessageId(1), body_of("x")), Mailbox::Outcome::closed);
   Received stored;
   box.take_or_wait("alice", MessageId(0), stored.completion());  // what arrived is still there
   EXPECT_EQ(*stored.body, "kept");
@@ -194,12 +208,8 @@ TEST(Mailbox, EveryMessageReachesItsReceiveOnceAcrossThreads) {
   };
   auto send = [&](int first) {
     for (int i = first; i < kMessages; i += 2) {
-      auto offer = box.offer("alice", MessageId(i), body_of(std::to_string(i)));
-      if (offer.outcome != Mailbox::Outcome::stored &&
-          offer.outcome != Mailbox::Outcome::delivered) {
-        ++wrong;
-      }
-      offer.hand_over();
+      auto outcome = box.offer("alice", MessageId(i), body_of(std::to_string(i)));
+      if (outcome != Mailbox::Outcome::stored && outcome != Mailbox::Outcome::delivered) ++wrong;
     }
   };
   std::vector<std::thread> threads;

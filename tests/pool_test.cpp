@@ -1,5 +1,5 @@
 // Pools in one process on 127.0.0.1 with ephemeral ports: the behaviours of the reference's own
-// suite, and the wire answers of PROTOCOL.md checked with raw HTTP requests.
+// suite, and the server's answers (src/net/server.hpp) checked with raw HTTP requests.
 #include <gtest/gtest.h>
 
 #include <boost/asio/connect.hpp>
@@ -12,6 +12,7 @@
 
 #include "raw_http.hpp"
 #include "test_util.hpp"
+#include "tno/mpc/communication/ping.hpp"
 #include "tno/mpc/communication/testing.hpp"
 
 namespace tno::mpc::communication {
@@ -261,6 +262,23 @@ TEST(Pool, WireAnswersAsTheReference) {
   auto ok = raw_http(port, post(sender_port, packed("raw", MessageId("r"))));
   EXPECT_EQ(ok, (std::pair<int, std::string>{200, "Message received"}));
   EXPECT_EQ(pools[1].recv<std::string>("local0", MessageId("r")), "raw");
+}
+
+TEST(Ping, GivesUpAfterItsTimeout) {
+  // A listener that accepts (in the kernel's backlog) and never answers.
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor silent(
+      ioc, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  try {
+    ping("127.0.0.1", silent.local_endpoint().port(), std::nullopt, 300ms);
+    FAIL() << "no exception";
+  } catch (const DeliveryError& e) {
+    EXPECT_NE(std::string(e.what()).find("timeout"), std::string::npos) << e.what();
+  }
+  Pool live;
+  PingResult answered = ping("127.0.0.1", live.add_http_server(0, "127.0.0.1"));
+  EXPECT_EQ(answered.status, 200);
+  EXPECT_EQ(answered.body, "Connection working (GET)");
 }
 
 TEST(Pool, AcceptsTheReferenceClientsCapturedRequests) {
@@ -574,6 +592,35 @@ TEST(PoolCoroutines, FailuresAreRethrownAtTheCoAwait) {
   std::vector<boost::asio::awaitable<void>> more;
   more.push_back(wrong());
   EXPECT_THROW(run_coroutines(std::move(more)), TypeMismatchError);
+}
+
+// Failures at the start (after the shutdown, an unknown peer) reach the co_await as well, not
+// the run() of the awaiting executor.
+TEST(PoolCoroutines, FailuresToStartAreRethrownAtTheCoAwait) {
+  testing::PoolGroup pools(2);
+  pools[1].shutdown();
+  int caught = 0;
+  auto task = [&]() -> boost::asio::awaitable<void> {
+    try {
+      co_await async_recv<int>(pools[1], "local0");
+    } catch (const ShutdownError&) {
+      ++caught;
+    }
+    try {
+      co_await async_send(pools[1], "local0", 1);
+    } catch (const DeliveryError&) {
+      ++caught;
+    }
+    try {
+      co_await async_recv<int>(pools[0], "nobody");
+    } catch (const ConfigurationError&) {
+      ++caught;
+    }
+  };
+  std::vector<boost::asio::awaitable<void>> tasks;
+  tasks.push_back(task());
+  run_coroutines(std::move(tasks));
+  EXPECT_EQ(caught, 3);
 }
 
 }  // namespace

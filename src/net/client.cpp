@@ -19,12 +19,14 @@ namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
-// Every failed delivery is worded alike: which peer, where, and why.
-std::exception_ptr delivery_error(const Peer& peer, const std::string& why) {
-  return std::make_exception_ptr(DeliveryError("cannot deliver a message to '" + peer.name + "' (" +
-                                               peer.host + ":" + std::to_string(peer.port) + ") " +
-                                               why));
+// Every failed delivery is worded alike: `before`, the peer with its address, `after`.
+std::exception_ptr delivery_error(const Peer& peer, std::string_view before,
+                                  std::string_view after) {
+  return std::make_exception_ptr(DeliveryError(std::string(before) + "'" + peer.name + "' (" +
+                                               peer.host + ":" + std::to_string(peer.port) + ")" +
+                                               std::string(after)));
 }
+constexpr std::string_view kCannotDeliver = "cannot deliver a message to ";
 
 // Answers that retrying cannot change: a malformed request (or a plain request to an HTTPS
 // server), a conflicting id, a body over the peer's limit.
@@ -67,7 +69,7 @@ void Client::send(std::string_view peer, OutgoingMessage message, SendCompletion
     std::lock_guard lock(mu_);
     if (stopping_) throw DeliveryError("the pool is shut down; nothing can be sent");
     auto it = links_.find(peer);
-    if (it == links_.end()) peers_.find(peer);  // throws the registry's "unknown peer" error
+    if (it == links_.end()) throw unknown_peer(peer);
     link = it->second.get();
     delivery->peer = &link->peer;
     ++under_way_;
@@ -176,7 +178,7 @@ asio::awaitable<void> Client::deliver(Link& link, OutgoingMessage message, Deliv
       if (detail::is_final_tls_failure(e.code())) {
         // Certificates and protocol mismatches do not heal by retrying (the reference raises).
         last_error = detail::explain_tls_failure(e.code(), conn ? conn->ssl() : nullptr);
-        settle(delivery, delivery_error(peer, "over TLS: " + last_error));
+        settle(delivery, delivery_error(peer, kCannotDeliver, " over TLS: " + last_error));
         co_return;
       }
       last_error = e.what();
@@ -194,7 +196,7 @@ asio::awaitable<void> Client::deliver(Link& link, OutgoingMessage message, Deliv
       // refusal from a connection that merely broke.
       std::string refusal = co_await probe_certificate_refusal(link);
       if (!refusal.empty()) {
-        settle(delivery, delivery_error(peer, "over TLS: " + refusal));
+        settle(delivery, delivery_error(peer, kCannotDeliver, " over TLS: " + refusal));
         co_return;
       }
     }
@@ -204,8 +206,9 @@ asio::awaitable<void> Client::deliver(Link& link, OutgoingMessage message, Deliv
     asio::steady_timer timer(ioc_, config_.retry_delay);
     co_await timer.async_wait(asio::use_awaitable);
   }
-  settle(delivery, delivery_error(peer, "after " + std::to_string(failures) +
-                                            " failed attempts: " + last_error));
+  settle(delivery,
+         delivery_error(peer, kCannotDeliver,
+                        " after " + std::to_string(failures) + " failed attempts: " + last_error));
 }
 
 // A TLS 1.2 handshake with the peer: the explanation when the peer refuses our certificate in it,
@@ -256,9 +259,8 @@ void Client::fail_unsettled() {
     unsettled = unsettled_;
   }
   for (const auto& d : unsettled) {
-    settle(d, delivery_error(*d->peer, "in time: the pool shut down before the message to '" +
-                                           d->peer->name +
-                                           "' was delivered (its shutdown deadline passed)"));
+    settle(d,
+           delivery_error(*d->peer, "the pool shut down before the message to ", " was delivered"));
   }
 }
 

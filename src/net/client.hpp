@@ -1,6 +1,10 @@
 // The sending side of a pool: per peer, kept-alive connections, the deliveries in flight (at most
 // PoolConfig::max_connections_per_peer, the others queued in order), retries, and the TLS
 // refusal probe. Every delivery is settled exactly once: by its outcome, or by the shutdown.
+//
+// Lifetime: the delivery coroutines refer to their Link and to the client. When the pool stops,
+// the io_context destroys the frames of those that did not finish, after the client is gone;
+// nothing a frame destroys may therefore touch a Link or the client.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -51,8 +55,9 @@ class Client {
   /// The port of this party's own server, sent in every request's server_port cookie.
   void set_own_port(std::uint16_t port) noexcept { own_port_ = port; }
 
-  /// Starts delivering `message` to `peer`; `done` runs on the thread that runs the network.
-  /// Throws ConfigurationError for an unknown peer and DeliveryError once the client is stopped.
+  /// Starts delivering `message` to `peer`; `done` runs on the thread that runs the network, or
+  /// on the thread that calls fail_unsettled. Throws ConfigurationError for an unknown peer and
+  /// DeliveryError once the client is stopped (`done` does not run then).
   void send(std::string_view peer, OutgoingMessage message, SendCompletion done);
 
   /// Whether every delivery started has ended (settled and its coroutine done).

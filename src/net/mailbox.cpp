@@ -26,33 +26,33 @@ Mailbox::Room Mailbox::room_for(std::string_view peer, std::uint64_t bytes) cons
   return awaits_message_from(peer) ? Room::only_if_awaited : Room::none;
 }
 
-void Mailbox::Offer::hand_over() {
-  if (!receiver_) return;
-  auto receiver = std::move(receiver_);
-  receiver_ = nullptr;
-  receiver(nullptr, std::move(body_));
-}
-
-Mailbox::Offer Mailbox::offer(const std::string& peer, const MessageId& id, Body body) {
+Mailbox::Outcome Mailbox::offer(const std::string& peer, const MessageId& id, Body body,
+                                const std::function<void()>& accepted) {
   Key key = key_of(peer, id);
-  std::lock_guard lock(mu_);
-  if (closed_) return Offer(Outcome::closed);
-  if (auto it = stored_.find(key); it != stored_.end()) {
-    return Offer(*it->second == *body ? Outcome::duplicate : Outcome::conflict);
+  ReceiveCompletion receiver;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return Outcome::closed;
+    if (auto it = stored_.find(key); it != stored_.end()) {
+      return *it->second == *body ? Outcome::duplicate : Outcome::conflict;
+    }
+    if (auto waiting = waiting_.find(key); waiting != waiting_.end()) {
+      receiver = std::move(waiting->second.done);
+      waiting_.erase(waiting);
+    } else {
+      PeerRoom& room = room_[peer];
+      if (room.bytes > 0 && room.bytes + body->size() > max_stored_bytes_per_peer_) {
+        return Outcome::no_room;
+      }
+      room.bytes += body->size();
+      room.messages += 1;
+      stored_.emplace(std::move(key), body);
+    }
+    if (accepted) accepted();
   }
-  auto waiter = waiting_.find(key);
-  PeerRoom& room = room_[peer];
-  const bool over = room.bytes > 0 && room.bytes + body->size() > max_stored_bytes_per_peer_;
-  if (waiter != waiting_.end()) {
-    ReceiveCompletion done = std::move(waiter->second.done);
-    waiting_.erase(waiter);
-    return Offer(Outcome::delivered, std::move(done), std::move(body));
-  }
-  if (over) return Offer(Outcome::no_room);
-  room.bytes += body->size();
-  room.messages += 1;
-  stored_.emplace(std::move(key), std::move(body));
-  return Offer(Outcome::stored);
+  if (!receiver) return Outcome::stored;
+  receiver(nullptr, std::move(body));  // outside the lock: it may run user code
+  return Outcome::delivered;
 }
 
 void Mailbox::take_or_wait(const std::string& peer, const MessageId& id, ReceiveCompletion done) {

@@ -42,7 +42,7 @@ class Mailbox {
   Room room_for(std::string_view peer, std::uint64_t bytes) const;
 
   enum class Outcome {
-    delivered,  ///< a receive waited for it (Offer::hand_over completes that receive)
+    delivered,  ///< a receive waited for it and got it
     stored,     ///< kept until a receive takes it
     duplicate,  ///< the same bytes are stored under its id already: a resend, kept once
     conflict,   ///< different bytes are stored under its id: refused, the first one kept
@@ -50,25 +50,13 @@ class Mailbox {
     closed,     ///< the mailbox is closed (the pool shut down): refused
   };
 
-  /// What became of an offered message. When it was `delivered`, hand_over() completes the
-  /// receive that waited for it; the caller does so once it has counted the message, so that a
-  /// receiver that wakes up sees the statistics that include it.
-  class Offer {
-   public:
-    Outcome outcome;
-    /// Completes the waiting receive with the message (once; nothing unless delivered).
-    void hand_over();
-
-   private:
-    friend class Mailbox;
-    explicit Offer(Outcome o, ReceiveCompletion receiver = nullptr, Body body = nullptr)
-        : outcome(o), receiver_(std::move(receiver)), body_(std::move(body)) {}
-    ReceiveCompletion receiver_;
-    Body body_;
-  };
-
-  /// A message from `peer` under `id` arrived (validated, whole).
-  Offer offer(const std::string& peer, const MessageId& id, Body body);
+  /// A message from `peer` under `id` arrived (validated, whole): what becomes of it. When a
+  /// receive waits for it, that receive's completion runs here, on this thread, after the
+  /// mailbox's lock is released. `accepted`, when given, runs under that lock as soon as the
+  /// message is stored or handed over, so that no receiver can see the message before, say, the
+  /// statistics count it (it must not call back into the mailbox).
+  Outcome offer(const std::string& peer, const MessageId& id, Body body,
+                const std::function<void()>& accepted = nullptr);
 
   /// The message from `peer` under `id`: when it is stored, it is taken and `done` runs now, on
   /// this thread; otherwise `done` runs when it arrives (on the thread that offers it) or when the

@@ -1,8 +1,11 @@
 #include "net/peers.hpp"
 
-#include "tno/mpc/communication/errors.hpp"
-
 namespace tno::mpc::communication::net {
+
+ConfigurationError unknown_peer(std::string_view name) {
+  return ConfigurationError("unknown peer '" + std::string(name) +
+                            "': add it with add_http_client first");
+}
 
 const Peer& PeerRegistry::add(Peer peer) {
   std::lock_guard lock(mu_);
@@ -30,10 +33,7 @@ const Peer& PeerRegistry::add(Peer peer) {
 
 PeerRegistry::Entry& PeerRegistry::entry(std::string_view name) const {
   auto it = by_name_.find(name);
-  if (it == by_name_.end()) {
-    throw ConfigurationError("unknown peer '" + std::string(name) +
-                             "': add it with add_http_client first");
-  }
+  if (it == by_name_.end()) throw unknown_peer(name);
   return *it->second;
 }
 

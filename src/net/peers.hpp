@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tno/mpc/communication/errors.hpp"
 #include "tno/mpc/communication/message.hpp"
 #include "tno/mpc/communication/statistics.hpp"
 
@@ -27,6 +28,9 @@ struct Peer {
       certificate_key;    // its certificate identity key when known by certificate, else empty
   std::size_t index = 0;  // its place among the peers, in the order they were added
 };
+
+/// The error for a peer name that was never added.
+ConfigurationError unknown_peer(std::string_view name);
 
 class PeerRegistry {
  public:

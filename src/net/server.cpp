@@ -162,8 +162,8 @@ Response handle(State& s, const Request& req, const PeerRegistry::Sender& from, 
                   std::string("Message could not be decoded: ") + e.what());
   }
   const std::size_t size = body->size();
-  Mailbox::Offer offer = s.mailbox.offer(peer.name, *id, std::move(body));
-  switch (offer.outcome) {
+  auto count = [&] { s.peers.count_received(peer, size); };
+  switch (s.mailbox.offer(peer.name, *id, std::move(body), count)) {
     case Mailbox::Outcome::duplicate:
       return answer(req, http::status::ok, "Message received");  // a resend: stored once
     case Mailbox::Outcome::conflict:
@@ -180,8 +180,6 @@ Response handle(State& s, const Request& req, const PeerRegistry::Sender& from, 
     case Mailbox::Outcome::stored:
       break;
   }
-  s.peers.count_received(peer, size);
-  offer.hand_over();
   log().info("Received message from {}", from.identity);
   return answer(req, http::status::ok, "Message received");
 }

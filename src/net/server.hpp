@@ -3,12 +3,14 @@
 // request on its header (method, sender, room) before it reads the body, validates the message
 // and hands it to the mailbox, and answers as the reference does:
 //
-//   200 "Message received"   stored or handed to its receiver (also for an identical resend)
+//   200 "Message received"   stored or handed to its receive (also for an identical resend)
 //   200 on GET               "Connection working (GET)"
 //   400  no server_port cookie, or not HTTP      401  unknown sender
-//   405  another method                          409  a different message under a waiting id
-//   413  body over max_body_bytes                431  header over max_header_bytes
-//   500  a body that is no valid message         503  no room for the sender now (Retry-After)
+//   405  another method                          409  a different message under an id whose
+//   413  body over max_body_bytes                     message is stored and not yet received
+//   431  header over max_header_bytes            500  a body that is no valid message
+//   503  no room for the sender now (Retry-After), too many connections from one address, or
+//        the party is shutting down
 #pragma once
 
 #include <boost/asio/io_context.hpp>

@@ -52,7 +52,7 @@ auto async_send(Pool& pool, std::string_view peer, const T& object,
       [&pool, name, message = outgoing(std::move(body))](auto handler) {
         using H = std::decay_t<decltype(handler)>;
         auto pending = std::make_shared<detail::PendingHandler<H>>(std::move(handler));
-        detail::PoolAccess::send(pool, name, message, [pending](std::exception_ptr error) {
+        auto done = [pending](std::exception_ptr error) {
           auto executor = boost::asio::get_associated_executor(pending->handler);
           // Until post() has returned, the handler may already have run on another thread and
           // its context be destroyed; this guard keeps the context running until then.
@@ -61,7 +61,12 @@ auto async_send(Pool& pool, std::string_view peer, const T& object,
             std::move(pending->handler)(error);
             pending->work.reset();
           });
-        });
+        };
+        try {
+          detail::PoolAccess::send(pool, name, message, done);
+        } catch (...) {
+          done(std::current_exception());  // at the co_await, not out of the executor's run()
+        }
       },
       token);
 }
@@ -80,27 +85,30 @@ auto async_recv(Pool& pool, std::string_view peer, std::optional<MessageId> id =
       [&pool, name, id, limits, format](auto handler) {
         using H = std::decay_t<decltype(handler)>;
         auto pending = std::make_shared<detail::PendingHandler<H>>(std::move(handler));
-        detail::PoolAccess::receive(
-            pool, name, id,
-            [pending, name, limits, format](std::exception_ptr error,
-                                            detail::PoolAccess::Body body) {
-              auto executor = boost::asio::get_associated_executor(pending->handler);
-              auto posting = boost::asio::make_work_guard(executor);  // see async_send
-              boost::asio::post(executor, [pending, name, limits, format, error, body]() mutable {
-                T value{};
-                if (!error) {
-                  try {
-                    value = unpack_message<T>(as_bytes(*body), limits,
-                                              SerializationContext{name, ""}, format)
-                                .object;
-                  } catch (...) {
-                    error = std::current_exception();
-                  }
-                }
-                std::move(pending->handler)(error, std::move(value));
-                pending->work.reset();
-              });
-            });
+        auto done = [pending, name, limits, format](std::exception_ptr error,
+                                                    detail::PoolAccess::Body body) {
+          auto executor = boost::asio::get_associated_executor(pending->handler);
+          auto posting = boost::asio::make_work_guard(executor);  // see async_send
+          boost::asio::post(executor, [pending, name, limits, format, error, body]() mutable {
+            T value{};
+            if (!error) {
+              try {
+                value = unpack_message<T>(as_bytes(*body), limits, SerializationContext{name, ""},
+                                          format)
+                            .object;
+              } catch (...) {
+                error = std::current_exception();
+              }
+            }
+            std::move(pending->handler)(error, std::move(value));
+            pending->work.reset();
+          });
+        };
+        try {
+          detail::PoolAccess::receive(pool, name, id, done);
+        } catch (...) {
+          done(std::current_exception(), nullptr);  // see async_send
+        }
       },
       token);
 }

@@ -242,12 +242,13 @@ class Pool {
   /// The id of the next message to `peer` (see send); throws ConfigurationError for an unknown
   /// peer.
   MessageId next_send_id(const std::string& peer, const std::optional<MessageId>& id);
-  /// Starts delivering `message`; the future, or `done` (run on the thread that runs the
-  /// network), gets the outcome.
+  /// Starts delivering `message`; the future, or `done`, gets the outcome. `done` runs on the
+  /// thread that runs the network, or on the thread that shuts the pool down.
   std::future<void> start_send(const std::string& peer, OutgoingMessage message);
   void start_send(const std::string& peer, OutgoingMessage message, SendCallback done);
-  /// Starts receiving the next message (or `id`) from `peer`; `done` runs at once when it is
-  /// stored, else on the thread that runs the network.
+  /// Starts receiving the next message (or `id`) from `peer`; `done` runs at once, on this
+  /// thread, when the message is stored, else on the thread that runs the network, or on the
+  /// thread that shuts the pool down.
   std::future<Body> start_receive(const std::string& peer, const std::optional<MessageId>& id);
   void start_receive(const std::string& peer, const std::optional<MessageId>& id,
                      ReceiveCallback done);

@@ -16,7 +16,6 @@
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
