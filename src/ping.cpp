@@ -23,8 +23,7 @@ asio::awaitable<void> get(net::Connection& conn, const asio::ip::tcp::resolver::
     result.tls_version = detail::protocol_version(conn.ssl());
     result.peer_certificate = detail::peer_certificate(conn.ssl());
   }
-  const std::string request =
-      "GET / HTTP/1.1\r\nHost: " + target + "\r\nConnection: close\r\n\r\n";
+  const std::string request = "GET / HTTP/1.1\r\nHost: " + target + "\r\nConnection: close\r\n\r\n";
   net::Answer answer = co_await conn.exchange(asio::buffer(request));
   result.status = answer.result_int();
   result.body = std::move(answer.body());

@@ -7,6 +7,9 @@
 
 #include <boost/asio/ssl/context.hpp>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <mutex>
 
 #include "net/body_buffers.hpp"
@@ -20,34 +23,28 @@
 
 namespace tno::mpc::communication {
 
-// Declared in the order they depend on each other; destroyed in reverse, so that the server and
-// the client (their sockets and acceptor) go before the io_context of the network loop, and the
-// io_context (with the coroutines it still holds) before the mailbox and the peers. The settings
-// are Pool::config_, which outlives all of them. Coroutine frames that the io_context destroys
-// unresumed may refer to the client's links and the server's acceptor, which are gone by then:
-// their destructors must not touch them (client.hpp).
-struct Pool::Impl {
-  explicit Impl(const PoolConfig& c)
-      : tls(c.tls ? detail::make_tls_context(*c.tls) : nullptr),
-        peers(c.wire_format),
-        mailbox(c.max_stored_bytes_per_peer),
-        loop(c.callers_run_network, c.poll_before_sleep),
-        client(loop.context(), c, tls.get(), peers),
-        server(loop.context(), c, tls.get(), peers, mailbox) {}
-
-  std::unique_ptr<boost::asio::ssl::context> tls;  // null for plain HTTP
-  net::PeerRegistry peers;
-  net::Mailbox mailbox;
-  net::NetworkLoop loop;
-  net::Client client;
-  net::Server server;
-  std::mutex shutdown_mu;
-  std::optional<Statistics> final_statistics;  // under shutdown_mu
-};
-
 namespace {
 std::uint16_t default_port(bool tls) {
   return tls ? 443 : 80;
+}
+
+// PoolConfig::max_received_bytes, worked out: by default a quarter of the physical memory, and
+// never less than one message of the largest size.
+std::size_t received_bytes_budget(const PoolConfig& c) {
+  std::size_t budget = c.max_received_bytes;
+  if (budget == 0) {
+    const long pages = sysconf(_SC_PHYS_PAGES);
+    const long page = sysconf(_SC_PAGESIZE);
+    budget = pages > 0 && page > 0
+                 ? static_cast<std::size_t>(pages) / 4 * static_cast<std::size_t>(page)
+                 : std::size_t{2} << 30;
+  }
+  return std::max(budget, c.max_body_bytes);
+}
+
+net::Mailbox::Limits mailbox_limits(const PoolConfig& c) {
+  return net::Mailbox::Limits{c.max_stored_bytes_per_peer, c.max_stored_messages_per_peer,
+                              received_bytes_budget(c)};
 }
 
 // The completion of a send that fulfils a promise, and the promise's future.
@@ -76,6 +73,31 @@ std::pair<std::future<net::Body>, net::ReceiveCompletion> future_receive() {
           }};
 }
 }  // namespace
+
+// Declared in the order they depend on each other; destroyed in reverse, so that the server and
+// the client (their sockets and acceptor) go before the io_context of the network loop, and the
+// io_context (with the coroutines it still holds) before the mailbox and the peers. The settings
+// are Pool::config_, which outlives all of them. Coroutine frames that the io_context destroys
+// unresumed may refer to the client's links and the server's acceptor, which are gone by then:
+// their destructors must not touch them (client.hpp).
+struct Pool::Impl {
+  explicit Impl(const PoolConfig& c)
+      : tls(c.tls ? detail::make_tls_context(*c.tls) : nullptr),
+        peers(c.wire_format),
+        mailbox(mailbox_limits(c)),
+        loop(c.callers_run_network, c.poll_before_sleep),
+        client(loop.context(), c, tls.get(), peers),
+        server(loop.context(), c, tls.get(), peers, mailbox) {}
+
+  std::unique_ptr<boost::asio::ssl::context> tls;  // null for plain HTTP
+  net::PeerRegistry peers;
+  net::Mailbox mailbox;
+  net::NetworkLoop loop;
+  net::Client client;
+  net::Server server;
+  std::mutex shutdown_mu;
+  std::optional<Statistics> final_statistics;  // under shutdown_mu
+};
 
 void set_log_level(std::string_view level) {
   net::log().set_level(spdlog::level::from_str(std::string(level)));
@@ -192,7 +214,19 @@ void Pool::update_msg_prefix(std::string prefix) {
 }
 
 Statistics Pool::statistics() const {
-  return impl_->peers.statistics();
+  Statistics s = impl_->peers.statistics();
+  const net::Server::Counts server = impl_->server.counts();
+  const net::Mailbox::Held held = impl_->mailbox.held();
+  s.server = ServerStatistics{server.accepted,
+                              server.refused,
+                              server.shed,
+                              server.accept_failures,
+                              server.open,
+                              server.peak,
+                              held.stored_bytes + held.arriving_bytes,
+                              held.stored_messages,
+                              server.kept_body_bytes};
+  return s;
 }
 
 Statistics Pool::shutdown(std::chrono::milliseconds deadline) {
@@ -210,7 +244,7 @@ Statistics Pool::shutdown(std::chrono::milliseconds deadline) {
                                                  peer + "' with id " + id.to_string() +
                                                  " arrived"));
   });
-  impl.final_statistics = impl.peers.statistics();
+  impl.final_statistics = statistics();
   const auto& t = impl.final_statistics->total;
   if (port() != 0) {
     net::log().info(

@@ -1,13 +1,18 @@
-// Memory for large received bodies. A fresh buffer of tens of MiB costs a page fault per 4 KiB when
-// it is first written (and glibc serves such sizes from fresh mappings on threads other than the
-// main one, whatever its thresholds), which costs as much as the copy from the socket; a recycled
-// buffer is mapped already. Also the process-wide malloc setting of
-// PoolConfig::retain_freed_memory.
+// Memory for received bodies, which follows the bytes that arrived. A body is read into memory
+// that is reserved for its whole declared length but committed only as its bytes are written
+// (large bodies: an anonymous mapping without a commitment; the kernel backs each page when it is
+// first written), so a header that declares a gigabyte costs nothing until the gigabyte comes. No
+// byte is zeroed or copied on the way. Mappings of released bodies are kept a short while for the
+// next large message (which then does not page-fault its memory again), within a bound, and handed
+// back to the system once idle.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,22 +20,91 @@
 
 namespace tno::mpc::communication::net {
 
-/// A few recycled buffers for large bodies. Buffers from 1 MiB to 256 MiB come back when the last
-/// holder of their body releases it; at most 4 are kept; others go back to the allocator.
-/// Thread-safe.
-class BodyBuffers : public std::enable_shared_from_this<BodyBuffers> {
+/// Reserved address space for one large body (see the file comment). Not thread-safe.
+class Region {
  public:
-  /// A buffer of exactly `length` bytes, contents unspecified (the caller overwrites them): the
-  /// smallest kept one that fits without wasting more than half, else a new one.
-  std::unique_ptr<std::string> take(std::size_t length);
-  /// The shared, immutable body handed to receivers; a large one comes back here when released.
-  Body wrap(std::unique_ptr<std::string> buffer);
+  /// Reserves `capacity` bytes, in huge pages when `huge_pages` (fewer page faults while a large
+  /// body arrives; the memory grows 2 MiB at a time). Throws std::bad_alloc when the address space
+  /// cannot be had.
+  Region(std::size_t capacity, bool huge_pages);
+  ~Region();
+  Region(const Region&) = delete;
+  Region& operator=(const Region&) = delete;
+
+  char* data() const noexcept { return data_; }
+  std::size_t capacity() const noexcept { return capacity_; }
+  /// Bytes the region may hold in memory: everything up to the furthest byte written, in whole
+  /// pages (huge pages for large regions).
+  std::size_t footprint() const noexcept;
+  /// Records that the bytes up to `end` were written.
+  void written(std::size_t end) noexcept;
+  /// Hands the memory beyond the first `keep` bytes back to the system.
+  void trim(std::size_t keep) noexcept;
 
  private:
-  void give_back(std::string* buffer);
+  char* data_;
+  std::size_t capacity_;
+  std::size_t page_;
+  std::size_t written_ = 0;
+};
 
-  std::mutex mu_;
-  std::vector<std::unique_ptr<std::string>> free_;
+/// Recycled regions, bounded in number, in bytes and in idle time. Thread-safe: bodies are
+/// released on any thread.
+class BodyBuffers : public std::enable_shared_from_this<BodyBuffers> {
+ public:
+  using Clock = std::chrono::steady_clock;
+  /// Bodies from this size on get a region; smaller ones are read into a string.
+  static constexpr std::size_t kRegionBytes = 64 * 1024;
+  /// At most this many bytes of released regions are kept, none over kMaxKeptRegion...
+  static constexpr std::size_t kMaxKeptBytes = std::size_t{256} << 20;
+  static constexpr std::size_t kMaxKeptRegion = std::size_t{256} << 20;
+  /// ...and each for at most this long.
+  static constexpr Clock::duration kMaxIdle = std::chrono::seconds(2);
+
+  /// A body being filled: `length` bytes are expected (or, for chunked bodies, up to `length`).
+  class Filling {
+   public:
+    Filling(std::shared_ptr<BodyBuffers> owner, std::unique_ptr<Region> region);
+    Filling(Filling&&) noexcept;
+    Filling& operator=(Filling&&) noexcept;
+    ~Filling();
+    /// Where the next bytes go: up to `most` of them (fewer at the end of the region).
+    std::span<char> space(std::size_t most) noexcept;
+    /// `n` bytes were written at space().
+    void commit(std::size_t n) noexcept;
+    std::size_t size() const noexcept { return size_; }
+    /// The finished body; the region goes back to the buffers when its last holder lets go.
+    Body finish() &&;
+
+   private:
+    std::shared_ptr<BodyBuffers> owner_;
+    std::unique_ptr<Region> region_;
+    std::size_t size_ = 0;
+  };
+
+  /// Memory for a body of `capacity` bytes (`known_length`), or of up to `capacity` bytes (a
+  /// chunked body, whose length is known only at its end).
+  Filling fill(std::size_t capacity, bool known_length);
+
+  /// Hands back the regions idle for longer than kMaxIdle; returns whether any are still kept.
+  bool sweep(Clock::time_point now = Clock::now());
+  /// Bytes of released regions kept now.
+  std::size_t kept_bytes() const;
+  /// Called (on the releasing thread) when a released region is kept while none was, so that
+  /// the owner can arrange a sweep.
+  void on_first_kept(std::function<void()> callback);
+
+ private:
+  struct Kept {
+    std::unique_ptr<Region> region;
+    Clock::time_point since;
+  };
+  void give_back(std::unique_ptr<Region> region);
+
+  mutable std::mutex mu_;
+  std::vector<Kept> kept_;
+  std::size_t kept_bytes_ = 0;
+  std::function<void()> on_first_kept_;
 };
 
 /// See PoolConfig::retain_freed_memory: process-wide, so done once, and never against settings the

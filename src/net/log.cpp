@@ -6,6 +6,7 @@
 #include <cctype>
 #include <memory>
 #include <string>
+#include <utility>
 
 namespace tno::mpc::communication {
 
@@ -35,6 +36,17 @@ spdlog::logger& net::log() {
     return l;
   }();
   return *logger;
+}
+
+std::optional<std::size_t> net::LogLimiter::allow() {
+  std::lock_guard lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (last_ && now - *last_ < interval_) {
+    ++held_back_;
+    return std::nullopt;
+  }
+  last_ = now;
+  return std::exchange(held_back_, 0);
 }
 
 }  // namespace tno::mpc::communication

@@ -6,8 +6,7 @@
 
 namespace tno::mpc::communication::net {
 
-Mailbox::Mailbox(std::size_t max_stored_bytes_per_peer)
-    : max_stored_bytes_per_peer_(max_stored_bytes_per_peer) {}
+Mailbox::Mailbox(Limits limits) : limits_(limits) {}
 
 Mailbox::Key Mailbox::key_of(const std::string& peer, const MessageId& id) {
   return Key{peer, id.is_str(), id.to_string()};
@@ -18,20 +17,61 @@ bool Mailbox::awaits_message_from(std::string_view peer) const {
   return it != waiting_.end() && it->first.peer == peer;
 }
 
+bool Mailbox::fits(const Held& peer, std::size_t more, std::size_t own) const {
+  const std::size_t for_peer = peer.stored_bytes + peer.arriving_bytes;
+  const std::size_t for_party = total_.stored_bytes + total_.arriving_bytes;
+  return (for_peer == own || for_peer + more <= limits_.bytes_per_peer) &&
+         (for_party == own || for_party + more <= limits_.bytes);
+}
+
 Mailbox::Room Mailbox::room_for(std::string_view peer, std::uint64_t bytes) const {
   std::lock_guard lock(mu_);
-  auto it = room_.find(peer);
-  const std::size_t stored = it == room_.end() ? 0 : it->second.bytes;
-  if (stored == 0 || stored + bytes <= max_stored_bytes_per_peer_) return Room::available;
+  auto it = held_.find(peer);
+  const Held none;
+  const Held& p = it == held_.end() ? none : it->second;
+  if (fits(p, bytes) && p.stored_messages < limits_.messages_per_peer) return Room::available;
   return awaits_message_from(peer) ? Room::only_if_awaited : Room::none;
 }
 
+Mailbox::Arrival Mailbox::arrive(std::string peer) {
+  return Arrival(*this, std::move(peer));
+}
+
+Mailbox::Arrival::Arrival(Arrival&& other) noexcept
+    : mailbox_(std::exchange(other.mailbox_, nullptr)),
+      peer_(std::move(other.peer_)),
+      bytes_(std::exchange(other.bytes_, 0)) {}
+
+Mailbox::Arrival::~Arrival() {
+  if (mailbox_ == nullptr || bytes_ == 0) return;
+  std::lock_guard lock(mailbox_->mu_);
+  mailbox_->end_arrival(*this);
+}
+
+bool Mailbox::Arrival::add(std::size_t n) {
+  std::lock_guard lock(mailbox_->mu_);
+  Held& p = mailbox_->held_[peer_];
+  if (!mailbox_->fits(p, n, bytes_) && !mailbox_->awaits_message_from(peer_)) return false;
+  p.arriving_bytes += n;
+  mailbox_->total_.arriving_bytes += n;
+  bytes_ += n;
+  return true;
+}
+
+void Mailbox::end_arrival(Arrival& arrival) {
+  Held& p = held_[arrival.peer_];
+  p.arriving_bytes -= arrival.bytes_;
+  total_.arriving_bytes -= arrival.bytes_;
+  arrival.bytes_ = 0;
+}
+
 Mailbox::Outcome Mailbox::offer(const std::string& peer, const MessageId& id, Body body,
-                                const std::function<void()>& accepted) {
+                                const std::function<void()>& accepted, Arrival* arrival) {
   Key key = key_of(peer, id);
   ReceiveCompletion receiver;
   {
     std::lock_guard lock(mu_);
+    if (arrival != nullptr) end_arrival(*arrival);
     if (closed_) return Outcome::closed;
     if (auto it = stored_.find(key); it != stored_.end()) {
       return *it->second == *body ? Outcome::duplicate : Outcome::conflict;
@@ -40,12 +80,19 @@ Mailbox::Outcome Mailbox::offer(const std::string& peer, const MessageId& id, Bo
       receiver = std::move(waiting->second.done);
       waiting_.erase(waiting);
     } else {
-      PeerRoom& room = room_[peer];
-      if (room.bytes > 0 && room.bytes + body->size() > max_stored_bytes_per_peer_) {
+      // Stored: within the peer's room and the party's budget (each let in one message over it
+      // while it holds nothing else), and under the peer's message cap.
+      Held& p = held_[peer];
+      const std::size_t c = cost(*body);
+      if ((p.stored_bytes > 0 && p.stored_bytes + c > limits_.bytes_per_peer) ||
+          (total_.stored_bytes > 0 && total_.stored_bytes + c > limits_.bytes) ||
+          p.stored_messages >= limits_.messages_per_peer) {
         return Outcome::no_room;
       }
-      room.bytes += body->size();
-      room.messages += 1;
+      p.stored_bytes += c;
+      p.stored_messages += 1;
+      total_.stored_bytes += c;
+      total_.stored_messages += 1;
       stored_.emplace(std::move(key), body);
     }
     if (accepted) accepted();
@@ -63,9 +110,12 @@ void Mailbox::take_or_wait(const std::string& peer, const MessageId& id, Receive
     if (auto it = stored_.find(key); it != stored_.end()) {
       ready = std::move(it->second);
       stored_.erase(it);
-      PeerRoom& room = room_[peer];
-      room.bytes -= ready->size();
-      room.messages -= 1;
+      const std::size_t c = cost(*ready);
+      Held& p = held_[peer];
+      p.stored_bytes -= c;
+      p.stored_messages -= 1;
+      total_.stored_bytes -= c;
+      total_.stored_messages -= 1;
     } else if (closed_) {
       throw ShutdownError("the pool is shut down: no message from '" + peer + "' with id " +
                           id.to_string() + " can arrive any more");
@@ -92,16 +142,15 @@ void Mailbox::close(const CloseError& error) {
   for (auto& [key, waiting] : ended) waiting.done(error(key.peer, waiting.id), nullptr);
 }
 
-std::size_t Mailbox::stored_bytes(std::string_view peer) const {
+Mailbox::Held Mailbox::held(std::string_view peer) const {
   std::lock_guard lock(mu_);
-  auto it = room_.find(peer);
-  return it == room_.end() ? 0 : it->second.bytes;
+  auto it = held_.find(peer);
+  return it == held_.end() ? Held{} : it->second;
 }
 
-std::size_t Mailbox::stored_messages(std::string_view peer) const {
+Mailbox::Held Mailbox::held() const {
   std::lock_guard lock(mu_);
-  auto it = room_.find(peer);
-  return it == room_.end() ? 0 : it->second.messages;
+  return total_;
 }
 
 }  // namespace tno::mpc::communication::net

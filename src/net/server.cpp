@@ -3,19 +3,25 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <algorithm>
+#include <cstring>
 #include <limits>
-#include <map>
-#include <variant>
+#include <mutex>
+#include <optional>
 
-#include "net/body_buffers.hpp"
-#include "net/log.hpp"
+#include "net/requests.hpp"
+#include "net/server_state.hpp"
 #include "tls.hpp"
 #include "tno/mpc/communication/errors.hpp"
 
@@ -25,191 +31,130 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
-
-struct Server::State {
-  State(const PoolConfig& c, asio::ssl::context* t, PeerRegistry& p, Mailbox& m)
-      : config(c), tls(t), peers(p), mailbox(m) {}
-  const PoolConfig& config;
-  asio::ssl::context* tls;
-  PeerRegistry& peers;
-  Mailbox& mailbox;
-  std::shared_ptr<BodyBuffers> bodies = std::make_shared<BodyBuffers>();
-  std::map<std::string, std::size_t> connections_from;  // open connections per source IP
-};
+using State = ServerState;
 
 namespace {
 
-using State = Server::State;
-
-// Bodies from this size on are read without the parser (see serve).
-constexpr std::size_t kDirectBodyBytes = 64 * 1024;
-
-// The value of the server_port cookie, as text: like the reference, the receiver only compares it
-// (in "<ip>:<value>"), so a value that is no port simply matches no peer.
-std::optional<std::string> server_port_cookie(std::string_view cookies) {
-  // "a=b; server_port=61001; c=d"
-  while (!cookies.empty()) {
-    auto end = cookies.find(';');
-    std::string_view item = cookies.substr(0, end);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item.rfind("server_port=", 0) == 0) {
-      std::string_view value = item.substr(12);
-      // A quoted cookie value is the same value (RFC 6265), as Python's cookie parser reads it.
-      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
-        value = value.substr(1, value.size() - 2);
-      }
-      return std::string(value);
-    }
-    if (end == std::string_view::npos) break;
-    cookies.remove_prefix(end + 1);
-  }
-  return std::nullopt;
-}
-
-Response answer(const Request& req, http::status status, std::string text) {
-  Response res{status, req.version()};
-  res.set(http::field::content_type, "text/plain; charset=utf-8");
-  res.keep_alive(req.keep_alive() && status != http::status::internal_server_error);
-  res.body() = std::move(text);
-  res.prepare_payload();
-  return res;
-}
-
-// An answer after which the connection is closed.
-Response refusal(http::status status, std::string text) {
-  Response res{status, 11};
-  res.set(http::field::content_type, "text/plain; charset=utf-8");
-  res.body() = std::move(text);
-  res.keep_alive(false);
-  res.prepare_payload();
-  return res;
-}
-
-// 503: no room among the bytes stored for `peer`.
-Response no_room(const State& s, const Request& req, const Peer& peer, std::uint64_t body_bytes) {
-  const std::size_t stored = s.mailbox.stored_bytes(peer.name);
-  log().warn(
-      "Refused (for now) a message of {} bytes from {}: {} bytes from it wait to be received",
-      body_bytes, peer.name, stored);
-  Response res = answer(req, http::status::service_unavailable,
-                        std::to_string(stored) + " bytes from " + peer.name +
-                            " wait to be received; send this message again later");
-  res.set(http::field::retry_after, "1");
-  return res;
-}
-
-// The answer to a request that could not be read: not HTTP, a header or body over its limit.
-Response unreadable(const State& s, const beast::error_code& ec) {
-  if (ec == http::error::body_limit) {
-    return refusal(http::status::payload_too_large,
-                   "Message larger than " + std::to_string(s.config.max_body_bytes) + " bytes");
-  }
-  if (ec == http::error::header_limit) {
-    return refusal(
-        http::status::request_header_fields_too_large,
-        "Request header larger than " + std::to_string(s.config.max_header_bytes) + " bytes");
-  }
-  return refusal(http::status::bad_request, "Bad request (" + ec.message() + ")");
-}
-
-// What can be decided on a request's header alone, before its body is read: the answer to a GET
-// or another method, a missing cookie, an unknown sender, no room for the body among the bytes
-// stored for the sender. Otherwise the sender. `certificate` is the identity key of the client's
-// certificate (TLS), else empty.
-std::variant<PeerRegistry::Sender, Response> screen(const State& s, const Request& req,
-                                                    const std::string& remote_ip,
-                                                    const std::string& certificate,
-                                                    std::uint64_t body_bytes) {
-  if (req.method() == http::verb::get) {
-    return answer(req, http::status::ok, "Connection working (GET)");
-  }
-  if (req.method() != http::verb::post) {
-    return answer(req, http::status::method_not_allowed, "Only GET and POST are served");
-  }
-  auto cookie_port = server_port_cookie(req[http::field::cookie]);
-  if (!cookie_port) {
-    return answer(req, http::status::bad_request,
-                  "Missing server_port cookie: every message names its sender's server port");
-  }
-  // The certificate identifies the sender when it names a peer (the cookie is then only required,
-  // as by the reference); otherwise the address and the cookie do.
-  std::string address = remote_ip + ":" + *cookie_port;
-  auto sender = s.peers.identify(certificate, address);
-  if (!sender) {
-    std::string who = certificate.empty() ? address : certificate + " or " + address;
-    log().warn("Refused message from unknown sender {}", who);
-    return answer(req, http::status::unauthorized, "Unknown sender " + who);
-  }
-  if (s.mailbox.room_for(sender->peer->name, body_bytes) == Mailbox::Room::none) {
-    return no_room(s, req, *sender->peer, body_bytes);
-  }
-  return *sender;
-}
-
-// A screened request with its whole body: validated, then offered to the mailbox.
-Response handle(State& s, const Request& req, const PeerRegistry::Sender& from, Body body) {
-  const Peer& peer = *from.peer;
-  std::optional<MessageId> id;
-  try {
-    // One validating pass over the payload: its structure, not its values (decoded in recv).
-    id = validate_message(as_bytes(*body), s.config.decode_limits, s.config.wire_format);
-  } catch (const SerializationError& e) {
-    log().warn("Refused undecodable message from {}: {}", peer.name, e.what());
-    return answer(req, http::status::internal_server_error,
-                  std::string("Message could not be decoded: ") + e.what());
-  }
-  const std::size_t size = body->size();
-  auto count = [&] { s.peers.count_received(peer, size); };
-  switch (s.mailbox.offer(peer.name, *id, std::move(body), count)) {
-    case Mailbox::Outcome::duplicate:
-      return answer(req, http::status::ok, "Message received");  // a resend: stored once
-    case Mailbox::Outcome::conflict:
-      log().error("Refused a second, different message from {} with id {}", peer.name,
-                  id->to_string());
-      return answer(req, http::status::conflict,
-                    "A different message with id " + id->to_string() + " from " + peer.name +
-                        " is waiting to be received");
-    case Mailbox::Outcome::no_room:
-      return no_room(s, req, peer, size);
-    case Mailbox::Outcome::closed:
-      return refusal(http::status::service_unavailable, "This party is shutting down");
-    case Mailbox::Outcome::delivered:
-    case Mailbox::Outcome::stored:
-      break;
-  }
-  log().info("Received message from {}", from.identity);
-  return answer(req, http::status::ok, "Message received");
-}
-
-// Fills `body` (sized to the body's length): first what the header read left in `buffer`, then
-// the rest from the stream in one asynchronous read (64 KiB per system call).
-template <class Stream>
-asio::awaitable<bool> read_body_directly(Stream& stream, beast::flat_buffer& buffer,
-                                         std::string& body) {
-  std::size_t have = std::min<std::size_t>(buffer.size(), body.size());
-  asio::buffer_copy(asio::buffer(body.data(), have), buffer.data());
-  buffer.consume(have);
-  auto [ec, n] =
-      co_await asio::async_read(stream, asio::buffer(body.data() + have, body.size() - have),
-                                asio::as_tuple(asio::use_awaitable));
-  co_return !ec && have + n == body.size();
-}
+// A large body is read straight into its memory, this much at most per read.
+constexpr std::size_t kReadStep = std::size_t{1} << 20;
 
 bool is_http_error(const beast::error_code& ec) {
   return ec.category() == http::make_error_code(http::error::bad_method).category();
 }
 
+// How reading a body ended: with the body, with a refusal to answer before closing, or with the
+// connection gone.
+struct BodyRead {
+  Body body;
+  std::optional<Response> refusal;
+};
+
+template <class Stream>
+asio::awaitable<beast::error_code> write_answer(Stream& stream, Response& res, bool header_only) {
+  if (header_only) {
+    http::response_serializer<http::string_body> serializer(res);
+    auto [ec, n] =
+        co_await http::async_write_header(stream, serializer, asio::as_tuple(asio::use_awaitable));
+    co_return ec;
+  }
+  auto [ec, n] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+  co_return ec;
+}
+
+Response refused_for_room(State& s, const Request& req, const Peer& peer, std::uint64_t bytes) {
+  Response res = no_room(s, req, peer, bytes);
+  res.keep_alive(false);  // the rest of the body is not read
+  return res;
+}
+
+// A body of known length from kRegionBytes on: straight from the socket into memory reserved for
+// it, counted against the room as it comes (at most a read step ahead of the bytes).
+template <class Stream>
+asio::awaitable<BodyRead> read_large_body(State& s, Stream& stream, beast::flat_buffer& buffer,
+                                          const Request& req, const Peer& peer, std::size_t length,
+                                          Mailbox::Arrival& arrival) {
+  auto filling = s.bodies->fill(length, /*known_length=*/true);
+  std::size_t counted = 0;
+  auto count_up_to = [&](std::size_t end) {
+    if (end <= counted) return true;
+    if (!arrival.add(end - counted)) return false;
+    counted = end;
+    return true;
+  };
+  const std::size_t have = std::min(buffer.size(), length);
+  if (!count_up_to(have)) co_return BodyRead{nullptr, refused_for_room(s, req, peer, length)};
+  asio::buffer_copy(asio::buffer(filling.space(have).data(), have), buffer.data());
+  filling.commit(have);
+  buffer.consume(have);
+  while (filling.size() < length) {
+    const std::size_t step = std::min(length - filling.size(), kReadStep);
+    if (!count_up_to(filling.size() + step)) {
+      co_return BodyRead{nullptr, refused_for_room(s, req, peer, length)};
+    }
+    auto space = filling.space(step);
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(space.data(), space.size()),
+                                                   asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return BodyRead{};
+    filling.commit(n);
+  }
+  co_return BodyRead{std::move(filling).finish(), std::nullopt};
+}
+
+// A chunked body: through the parser (its chunk lines and trailer bounded by the read buffer's
+// size), into memory that follows the chunks, counted against the room as they come.
+template <class Stream>
+asio::awaitable<BodyRead> read_chunked_body(State& s, Stream& stream, beast::flat_buffer& buffer,
+                                            http::request_parser<http::string_body>& parser,
+                                            const Peer& peer, Mailbox::Arrival& arrival) {
+  auto filling = s.bodies->fill(s.config.max_body_bytes, /*known_length=*/false);
+  bool no_room_left = false;
+  auto on_chunk = [&](std::uint64_t, std::string_view data, beast::error_code& ec) {
+    if (!arrival.add(data.size())) {
+      no_room_left = true;
+      ec = asio::error::no_buffer_space;
+      return std::size_t{0};
+    }
+    std::memcpy(filling.space(data.size()).data(), data.data(), data.size());
+    filling.commit(data.size());
+    return data.size();
+  };
+  parser.on_chunk_body(on_chunk);
+  auto [ec, n] =
+      co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+  const Request& req = parser.get();
+  if (no_room_left) co_return BodyRead{nullptr, refused_for_room(s, req, peer, filling.size())};
+  if (ec && is_http_error(ec) && ec != http::error::end_of_stream &&
+      ec != http::error::partial_message) {
+    co_return BodyRead{nullptr, unreadable(s, ec)};
+  }
+  if (ec) co_return BodyRead{};
+  co_return BodyRead{std::move(filling).finish(), std::nullopt};
+}
+
+// A small body (under kRegionBytes, counted whole before it is read): through the parser.
+template <class Stream>
+asio::awaitable<BodyRead> read_small_body(State& s, Stream& stream, beast::flat_buffer& buffer,
+                                          http::request_parser<http::string_body>& parser,
+                                          const Peer& peer, std::size_t length,
+                                          Mailbox::Arrival& arrival) {
+  if (!arrival.add(length)) {
+    co_return BodyRead{nullptr, refused_for_room(s, parser.get(), peer, length)};
+  }
+  auto [ec, n] =
+      co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message) co_return BodyRead{};
+  if (ec && is_http_error(ec)) co_return BodyRead{nullptr, unreadable(s, ec)};
+  if (ec) co_return BodyRead{};
+  co_return BodyRead{std::make_shared<const ReceivedBody>(std::move(parser.get().body())),
+                     std::nullopt};
+}
+
 // Requests on one connection, answered in order, until the client closes it or an error.
 template <class Stream>
 asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer,
-                            const std::string& remote_ip, const std::string& certificate) {
+                            const std::string& remote_ip, const std::string& certificate,
+                            Connections::Slot& slot) {
   auto& tcp_stream = beast::get_lowest_layer(stream);
-  auto reply = [&](Response& res) {
-    return http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
-  };
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(s.config.max_body_bytes);
@@ -231,66 +176,54 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
             remote_ip);
       }
       auto res = unreadable(s, header_ec);
-      co_await reply(res);
+      co_await write_answer(stream, res, false);
       break;
     }
     if (header_ec) break;  // timed out, reset, closed
-    auto length = parser.content_length();
-    auto verdict = screen(s, parser.get(), remote_ip, certificate, length.value_or(0));
+    const Request& req = parser.get();
+    if (auto refused = check_framing(req, header_bytes, s.config.max_header_bytes)) {
+      co_await write_answer(stream, *refused, false);
+      break;
+    }
+    const bool head = req.method() == http::verb::head;
+    const auto length = parser.content_length();
+    auto verdict = screen(s, req, remote_ip, certificate, length.value_or(0));
     if (auto* early = std::get_if<Response>(&verdict)) {
       // Answered on the header alone; a body that was not read ends the connection.
       if (!parser.is_done()) early->keep_alive(false);
-      auto [write_ec, m] = co_await reply(*early);
+      auto write_ec = co_await write_answer(stream, *early, head);
       if (write_ec || !early->keep_alive()) break;
       continue;
     }
     const auto& sender = std::get<PeerRegistry::Sender>(verdict);
-    tcp_stream.expires_after(s.config.attempt_timeout);
-    Response res;
-    if (length && *length >= kDirectBodyBytes) {
-      // A large body of known length goes straight from the socket into its final buffer,
-      // instead of through the parser's buffer and a copy.
-      Request req = parser.release();
-      req.body() = std::string();  // drop the parser's reservation: a recycled buffer is used
-      auto body = s.bodies->take(static_cast<std::size_t>(*length));
-      if (!co_await read_body_directly(stream, buffer, *body)) break;
-      res = handle(s, req, sender, s.bodies->wrap(std::move(body)));
-    } else {
-      auto [body_ec, body_bytes] =
-          co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-      if (body_ec == http::error::end_of_stream || body_ec == http::error::partial_message) break;
-      if (body_ec && is_http_error(body_ec)) {
-        auto refused = unreadable(s, body_ec);
-        co_await reply(refused);
-        break;
-      }
-      if (body_ec) break;
-      Request req = parser.release();
-      auto body = std::make_unique<std::string>(std::move(req.body()));
-      res = handle(s, req, sender, s.bodies->wrap(std::move(body)));
+    slot.identified();
+    slot.busy(true);
+    auto arrival = s.mailbox.arrive(sender.peer->name);
+    if (expects_continue(req)) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      auto [continue_ec, n] = co_await asio::async_write(stream, asio::buffer(kContinue),
+                                                         asio::as_tuple(asio::use_awaitable));
+      if (continue_ec) break;
     }
-    auto [write_ec, m] = co_await reply(res);
+    tcp_stream.expires_after(s.config.attempt_timeout);
+    BodyRead got;
+    if (parser.chunked()) {
+      got = co_await read_chunked_body(s, stream, buffer, parser, *sender.peer, arrival);
+    } else if (length && *length >= BodyBuffers::kRegionBytes) {
+      got = co_await read_large_body(s, stream, buffer, req, *sender.peer,
+                                     static_cast<std::size_t>(*length), arrival);
+    } else {
+      got = co_await read_small_body(s, stream, buffer, parser, *sender.peer,
+                                     static_cast<std::size_t>(length.value_or(0)), arrival);
+    }
+    if (!got.body && !got.refusal) break;  // the connection broke
+    Response res = got.refusal ? std::move(*got.refusal)
+                               : handle(s, req, sender, std::move(got.body), arrival);
+    auto write_ec = co_await write_answer(stream, res, false);
+    slot.busy(false);
     if (write_ec || !res.keep_alive()) break;
   }
 }
-
-// Counts a server connection against its source address while it lives.
-class SourceSlot {
- public:
-  SourceSlot(std::shared_ptr<State> state, std::string ip)
-      : state_(std::move(state)), ip_(std::move(ip)), count_(++state_->connections_from[ip_]) {}
-  ~SourceSlot() {
-    if (--state_->connections_from[ip_] == 0) state_->connections_from.erase(ip_);
-  }
-  SourceSlot(const SourceSlot&) = delete;
-  SourceSlot& operator=(const SourceSlot&) = delete;
-  std::size_t count() const { return count_; }
-
- private:
-  std::shared_ptr<State> state_;
-  std::string ip_;
-  std::size_t count_;
-};
 
 // A TLS handshake that failed: OpenSSL has sent its alert. Under TLS 1.3 the client finished its
 // side of the handshake already and is sending its request; closing at once would answer that with
@@ -308,35 +241,51 @@ asio::awaitable<void> drain_after_refusal(beast::tcp_stream& tcp_stream) {
   }
 }
 
+// A connection the party cannot take: told why when it speaks plain HTTP, and closed.
+asio::awaitable<void> turn_away(State& s, beast::tcp_stream& stream, const std::string& remote_ip,
+                                bool over_source) {
+  if (auto held_back = s.refused_connections.allow()) {
+    log().warn("Refused a connection from {}: {} ({} such refusals not logged)", remote_ip,
+               over_source ? "it has as many open as max_connections_per_source allows"
+                           : "the party has max_connections open, none of which could be closed",
+               *held_back);
+  }
+  beast::error_code ec;
+  if (s.tls == nullptr) {
+    // Plain HTTP can be told why; a TLS client is simply closed on (it retries either way).
+    auto res = refusal(http::status::service_unavailable,
+                       over_source ? "Too many connections from " + remote_ip + "; try again later"
+                                   : "Too many connections; try again later");
+    res.set(http::field::retry_after, "1");
+    stream.expires_after(std::chrono::seconds(2));
+    co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+}
+
 // One accepted connection, from its first byte to its end.
 asio::awaitable<void> session(std::shared_ptr<State> state, tcp::socket socket) {
   State& s = *state;
   beast::tcp_stream stream(std::move(socket));
   beast::error_code ec;
   std::string remote_ip = stream.socket().remote_endpoint(ec).address().to_string();
-  SourceSlot slot(state, remote_ip);
-  if (slot.count() > s.config.max_connections_per_source) {
-    log().warn("Refused a connection from {}: it has {} open already (the limit)", remote_ip,
-               s.config.max_connections_per_source);
-    if (s.tls == nullptr) {
-      // Plain HTTP can be told why; a TLS client is simply closed on (it retries either way).
-      auto res = refusal(http::status::service_unavailable,
-                         "Too many connections from " + remote_ip + "; try again later");
-      res.set(http::field::retry_after, "1");
-      stream.expires_after(std::chrono::seconds(2));
-      co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
-    }
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  bool over_source = false;
+  auto slot = s.connections.admit(stream.socket().native_handle(), remote_ip, over_source);
+  if (!slot) {
+    co_await turn_away(s, stream, remote_ip, over_source);
     co_return;
   }
-  beast::flat_buffer buffer;
+  // The read buffer bounds a request header, a chunk line and a trailer section.
+  beast::flat_buffer buffer(s.config.max_header_bytes + 64 * 1024);
   buffer.reserve(64 * 1024);  // an empty flat_buffer reads 512 bytes at a time
   if (s.tls == nullptr) {
-    co_await serve(s, stream, buffer, remote_ip, "");
+    co_await serve(s, stream, buffer, remote_ip, "", *slot);
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
     co_return;
   }
-  stream.expires_after(s.config.idle_timeout);  // for the first bytes and the whole handshake
+  // The first bytes, a turn among the handshakes and the whole handshake within idle_timeout.
+  const auto deadline = std::chrono::steady_clock::now() + s.config.idle_timeout;
+  stream.expires_at(deadline);
   auto [detect_ec, is_tls] =
       co_await beast::async_detect_ssl(stream, buffer, asio::as_tuple(asio::use_awaitable));
   if (detect_ec) co_return;
@@ -353,9 +302,21 @@ asio::awaitable<void> session(std::shared_ptr<State> state, tcp::socket socket) 
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
     co_return;
   }
+  if (!co_await s.handshakes.enter(remote_ip, deadline)) co_return;  // no turn in time
+  struct Turn {
+    State& s;
+    const std::string& ip;
+    bool held = true;
+    void leave() {
+      if (held) s.handshakes.leave(ip);
+      held = false;
+    }
+    ~Turn() { leave(); }
+  } turn{s, remote_ip};
   beast::ssl_stream<beast::tcp_stream> secure(std::move(stream), *s.tls);
   auto [handshake_ec, used] = co_await secure.async_handshake(
       asio::ssl::stream_base::server, buffer.data(), asio::as_tuple(asio::use_awaitable));
+  turn.leave();
   if (handshake_ec) {
     log().warn("Refused a TLS connection from {}: {}", remote_ip,
                detail::explain_tls_failure(handshake_ec, secure.native_handle()));
@@ -363,29 +324,98 @@ asio::awaitable<void> session(std::shared_ptr<State> state, tcp::socket socket) 
     co_return;
   }
   buffer.consume(used);
-  co_await serve(s, secure, buffer, remote_ip, detail::peer_identity(secure.native_handle()));
+  co_await serve(s, secure, buffer, remote_ip, detail::peer_identity(secure.native_handle()),
+                 *slot);
   beast::get_lowest_layer(secure).socket().shutdown(tcp::socket::shutdown_both, ec);
 }
 
+bool out_of_descriptors(const beast::error_code& ec) {
+  return ec == asio::error::no_descriptors ||
+         ec == boost::system::errc::too_many_files_open_in_system ||
+         ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+}
+
+// Accepts until the acceptor is closed. A failed accept (typically: the process is out of
+// descriptors) is not retried at once, which would spin a core while the condition lasts: the
+// loop closes the least valuable connection when descriptors are short, and waits, 10 ms at first
+// and up to 1 s while failures go on.
 asio::awaitable<void> accept_loop(std::shared_ptr<State> state, tcp::acceptor& acceptor) {
+  State& s = *state;
+  asio::steady_timer pause(acceptor.get_executor());
+  std::chrono::milliseconds backoff{0};
   while (acceptor.is_open()) {
     auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
-    if (ec) {
-      if (ec == asio::error::operation_aborted) break;
+    if (!ec) {
+      backoff = std::chrono::milliseconds(0);
+      socket.set_option(tcp::no_delay(true), ec);
+      asio::co_spawn(acceptor.get_executor(), session(state, std::move(socket)), asio::detached);
       continue;
     }
-    socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(acceptor.get_executor(), session(state, std::move(socket)), asio::detached);
+    if (ec == asio::error::operation_aborted) break;
+    ++s.accept_failures;
+    if (out_of_descriptors(ec)) s.connections.shed_one();
+    backoff =
+        std::clamp(backoff * 2, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+    if (auto held_back = s.accept_failures_log.allow()) {
+      log().warn(
+          "Cannot accept connections: {}; trying again in {} ms ({} such failures not logged)",
+          ec.message(), backoff.count(), *held_back);
+    }
+    pause.expires_after(backoff);
+    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
   }
+}
+
+// Hands back the memory of released bodies once idle (BodyBuffers::kMaxIdle), waking once a
+// second while some is kept, and not at all otherwise.
+asio::awaitable<void> sweep_kept_bodies(std::shared_ptr<State> state,
+                                        std::shared_ptr<std::atomic<bool>> sweeping) {
+  asio::steady_timer tick(co_await asio::this_coro::executor);
+  do {
+    tick.expires_after(std::chrono::seconds(1));
+    co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+    sweeping->store(false);
+  } while (state->bodies->sweep() && !sweeping->exchange(true));
 }
 
 }  // namespace
 
+// Released bodies come back on any thread; the first one kept starts the sweep on the network
+// thread. The io_context is reached only under the mutex, and not at all once the server is gone
+// (it is destroyed before the io_context).
+struct Server::Sweeper {
+  std::mutex mu;
+  asio::io_context* ioc;
+  std::weak_ptr<State> state;
+  std::shared_ptr<std::atomic<bool>> sweeping = std::make_shared<std::atomic<bool>>(false);
+
+  void start() {
+    if (sweeping->exchange(true)) return;
+    std::lock_guard lock(mu);
+    auto s = state.lock();
+    if (ioc == nullptr || !s) return;
+    asio::co_spawn(*ioc, sweep_kept_bodies(std::move(s), sweeping), asio::detached);
+  }
+};
+
 Server::Server(asio::io_context& ioc, const PoolConfig& config, asio::ssl::context* tls,
                PeerRegistry& peers, Mailbox& mailbox)
-    : ioc_(ioc), state_(std::make_shared<State>(config, tls, peers, mailbox)) {}
+    : ioc_(ioc),
+      state_(std::make_shared<State>(config, tls, peers, mailbox)),
+      sweeper_(std::make_shared<Sweeper>()) {
+  sweeper_->ioc = &ioc_;
+  sweeper_->state = state_;
+  std::weak_ptr<Sweeper> sweeper = sweeper_;
+  state_->bodies->on_first_kept([sweeper] {
+    if (auto s = sweeper.lock()) s->start();
+  });
+}
 
-Server::~Server() = default;
+Server::~Server() {
+  state_->bodies->on_first_kept(nullptr);
+  std::lock_guard lock(sweeper_->mu);
+  sweeper_->ioc = nullptr;
+}
 
 std::uint16_t Server::listen(const std::string& addr, std::uint16_t port) {
   if (acceptor_) throw ConfigurationError("this pool has a server already");
@@ -412,6 +442,19 @@ std::uint16_t Server::listen(const std::string& addr, std::uint16_t port) {
 void Server::close() {
   beast::error_code ec;
   if (acceptor_) acceptor_->close(ec);
+}
+
+Server::Counts Server::counts() const {
+  const auto& c = state_->connections.counts();
+  Counts out;
+  out.accepted = c.accepted.load();
+  out.refused = c.refused.load();
+  out.shed = c.shed.load();
+  out.open = c.open.load();
+  out.peak = c.peak.load();
+  out.accept_failures = state_->accept_failures.load();
+  out.kept_body_bytes = state_->bodies->kept_bytes();
+  return out;
 }
 
 }  // namespace tno::mpc::communication::net

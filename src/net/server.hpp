@@ -1,14 +1,19 @@
-// The receiving side of a pool: the HTTP(S) server. It accepts connections (at most
-// PoolConfig::max_connections_per_source per address), tells TLS from plain clients, screens each
-// request on its header (method, sender, room) before it reads the body, validates the message
-// and hands it to the mailbox, and answers as the reference does:
+// The receiving side of a pool: the HTTP(S) server. It accepts connections (within the party-wide
+// and per-source caps, backing off when the process is out of descriptors), tells TLS from plain
+// clients, holds TLS handshakes to their caps, checks each request's framing and screens it on its
+// header (method, sender, room) before it reads the body, reads the body into memory that follows
+// the bytes as they arrive (counted against the sender's room and the party's budget), validates
+// the message and hands it to the mailbox, and answers as the reference does:
 //
 //   200 "Message received"   stored or handed to its receive (also for an identical resend)
-//   200 on GET               "Connection working (GET)"
-//   400  no server_port cookie, or not HTTP      401  unknown sender
-//   405  another method                          409  a different message under an id whose
-//   413  body over max_body_bytes                     message is stored and not yet received
-//   431  header over max_header_bytes            500  a body that is no valid message
+//   200 on GET and HEAD      "Connection working (GET)" (the header alone for HEAD)
+//   100 Continue             before the body, to a request that expects it and passed screening
+//   400  no server_port cookie, not HTTP, or a body whose end is uncertain (RFC 9112 §6)
+//   401  unknown sender                          405  another method
+//   409  a different message under an id whose message is stored and not yet received
+//   413  body over max_body_bytes                417  an Expect other than 100-continue
+//   431  header section, chunk line or trailer over max_header_bytes
+//   500  a body that is no valid message         501  a transfer coding other than chunked
 //   503  no room for the sender now (Retry-After), too many connections from one address, or
 //        the party is shutting down
 #pragma once
@@ -17,6 +22,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -27,6 +33,8 @@
 #include "tno/mpc/communication/config.hpp"
 
 namespace tno::mpc::communication::net {
+
+struct ServerState;
 
 class Server {
  public:
@@ -45,11 +53,24 @@ class Server {
   /// Stops accepting. Call it while no thread runs the network (NetworkLoop::stop).
   void close();
 
-  struct State;  // what every connection's session shares (server.cpp)
+  /// What the server saw of connections so far (read while no other thread runs the network,
+  /// or for a glance: the counts are the network thread's).
+  struct Counts {
+    std::uint64_t accepted = 0;
+    std::uint64_t refused = 0;
+    std::uint64_t shed = 0;
+    std::uint64_t accept_failures = 0;
+    std::size_t open = 0;
+    std::size_t peak = 0;
+    std::size_t kept_body_bytes = 0;
+  };
+  Counts counts() const;
 
  private:
   boost::asio::io_context& ioc_;
-  std::shared_ptr<State> state_;
+  std::shared_ptr<ServerState> state_;
+  struct Sweeper;  // starts the sweep of kept body memory (server.cpp)
+  std::shared_ptr<Sweeper> sweeper_;
   std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
   std::uint16_t port_ = 0;
 };

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -88,6 +89,42 @@ class ByteBuffer {
 /// Views a string's characters as bytes.
 inline std::span<const std::byte> as_bytes(std::string_view s) noexcept {
   return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+/// The body of a received message, as the server read it: immutable, shared between the pool and
+/// its receiver (a `std::shared_ptr<const ReceivedBody>`), never copied. A large body lies in
+/// memory of its own that was filled as its bytes arrived, held by `owner`.
+class ReceivedBody {
+ public:
+  /// A body held in a string (a small one).
+  explicit ReceivedBody(std::string bytes) noexcept
+      : text_(std::move(bytes)), view_(text_), footprint_(text_.capacity()) {}
+  /// A body that lies in memory kept alive by `owner`; `footprint` is the memory it holds.
+  ReceivedBody(std::string_view bytes, std::shared_ptr<const void> owner,
+               std::size_t footprint) noexcept
+      : view_(bytes), owner_(std::move(owner)), footprint_(footprint) {}
+  ReceivedBody(const ReceivedBody&) = delete;
+  ReceivedBody& operator=(const ReceivedBody&) = delete;
+
+  const char* data() const noexcept { return view_.data(); }
+  std::size_t size() const noexcept { return view_.size(); }
+  std::string_view view() const noexcept { return view_; }
+  std::span<const std::byte> bytes() const noexcept { return as_bytes(view_); }
+  /// The memory the body holds (at least its size): what a receiver's room counts for it.
+  std::size_t footprint() const noexcept { return footprint_; }
+  friend bool operator==(const ReceivedBody& a, const ReceivedBody& b) noexcept {
+    return a.view_ == b.view_;
+  }
+
+ private:
+  std::string text_;
+  std::string_view view_;
+  std::shared_ptr<const void> owner_;
+  std::size_t footprint_;
+};
+
+inline std::span<const std::byte> as_bytes(const ReceivedBody& body) noexcept {
+  return body.bytes();
 }
 
 }  // namespace tno::mpc::communication

@@ -30,6 +30,13 @@ struct PoolConfig {
   /// Bound on one delivery attempt: connecting, the TLS handshake, writing the request and reading
   /// the answer. Default 300 s (the reference's aiohttp client timeout).
   std::chrono::milliseconds attempt_timeout{std::chrono::seconds(300)};
+  /// Within an attempt, the bound on connecting (and, with TLS, the handshake): a peer that is
+  /// down or unreachable fails the attempt after this, not after attempt_timeout. Default 10 s.
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
+  /// Within an attempt, how long the peer may take to answer once the whole request is written (a
+  /// live party answers as soon as it has stored the message): a peer that accepts messages and
+  /// stalls fails the attempt after this, which is then retried. Default 30 s.
+  std::chrono::milliseconds answer_timeout{std::chrono::seconds(30)};
   /// Deliveries to one peer in flight at once, each on its own kept-alive connection; further
   /// sends to that peer wait in the order they were made. Default 32 (the reference: 100).
   std::size_t max_connections_per_peer = 32;
@@ -49,11 +56,29 @@ struct PoolConfig {
   /// Open server connections from one IP address; the next one is answered 503 (plain HTTP) or
   /// closed (TLS). Default 256.
   std::size_t max_connections_per_source = 256;
-  /// Bytes of one peer's messages stored and not yet received by the application. A message that
-  /// would go beyond it while others are stored is answered 503 with Retry-After (its sender
-  /// retries later) unless the application waits for it; one message larger than this is let in
-  /// when nothing else from that peer is stored. Default 1 GiB.
+  /// Open server connections in all. At the cap, a new connection makes the server close an
+  /// unidentified one (no request from a known peer yet; the oldest first), else an idle one of a
+  /// known peer, else the new one itself. 0 (the default): half of the process's descriptor limit
+  /// (the soft RLIMIT_NOFILE when the pool is made), the rest left to clients and the application.
+  std::size_t max_connections = 0;
+  /// TLS handshakes under way at once, in all and from one IP address; further connections wait
+  /// for their turn (within idle_timeout). Each costs about 100 KiB while it lasts.
+  /// Defaults 64 and 32.
+  std::size_t max_tls_handshakes = 64;
+  std::size_t max_tls_handshakes_per_source = 32;
+  /// Memory of one peer's messages held and not yet received by the application: stored messages
+  /// at their real cost (body and bookkeeping) and bodies still arriving. A message that would go
+  /// beyond it while others are held is answered 503 with Retry-After (its sender retries later)
+  /// unless the application waits for a message from that peer; one message larger than this is let
+  /// in when nothing else from that peer is held. Default 1 GiB.
   std::size_t max_stored_bytes_per_peer = std::size_t{1} << 30;
+  /// Messages of one peer stored and not yet received; the next is answered 503 unless awaited.
+  /// Default 262,144.
+  std::size_t max_stored_messages_per_peer = std::size_t{1} << 18;
+  /// The same as max_stored_bytes_per_peer for all peers together: the memory the party lends
+  /// to received messages. 0 (the default): a quarter of the machine's physical memory, and never
+  /// less than max_body_bytes.
+  std::size_t max_received_bytes = 0;
   /// Bounds on decoding received payloads (nesting depth, container sizes); see DecodeLimits.
   DecodeLimits decode_limits = {};
 
@@ -82,11 +107,12 @@ struct PoolConfig {
   /// It costs a core's time while it polls: worth it only with a spare core per party. Default 0
   /// (no polling).
   std::chrono::microseconds poll_before_sleep{0};
-  /// Let the process keep freed large buffers for reuse: with glibc, sets malloc's mmap threshold
-  /// to 512 MiB and its trim threshold to 1 GiB, once per process and only when the environment
-  /// does not set MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_. Large messages then reuse
-  /// memory that is already mapped instead of page-faulting fresh memory; the price is resident
-  /// memory that stays near its high-water mark. Default on.
+  /// Let the process keep some freed memory for reuse: with glibc, sets malloc's mmap threshold to
+  /// 32 MiB and its trim threshold to 64 MiB, once per process and only when the environment does
+  /// not set MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_, so that encoding messages of up to
+  /// 32 MiB reuses memory already mapped instead of page-faulting fresh memory each time; at most
+  /// 64 MiB of freed heap stays mapped. (Received bodies have memory of their own, kept at most
+  /// 256 MiB and 2 s: docs/security.md.) Default on.
   bool retain_freed_memory = true;
 };
 

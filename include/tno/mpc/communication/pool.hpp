@@ -51,7 +51,7 @@ void set_log_level(std::string_view level);
 /// `body`, the message as it arrived, keeps those views valid while this object lives.
 template <class T>
 struct Borrowed {
-  std::shared_ptr<const std::string> body;
+  std::shared_ptr<const ReceivedBody> body;
   T value;
 };
 
@@ -60,7 +60,7 @@ struct Borrowed {
 template <Decodable T>
 class PendingMessage {
  public:
-  using Body = std::shared_ptr<const std::string>;
+  using Body = std::shared_ptr<const ReceivedBody>;
   PendingMessage(Pool& pool, std::future<Body> body, std::string peer)
       : pool_(&pool), body_(std::move(body)), peer_(std::move(peer)) {}
 
@@ -233,7 +233,7 @@ class Pool {
   friend struct detail::PoolAccess;
   template <Decodable T>
   friend class PendingMessage;
-  using Body = std::shared_ptr<const std::string>;
+  using Body = std::shared_ptr<const ReceivedBody>;
   using Deadline = std::optional<std::chrono::steady_clock::time_point>;
   using SendCallback = std::function<void(std::exception_ptr)>;
   using ReceiveCallback = std::function<void(std::exception_ptr, Body)>;

@@ -20,10 +20,29 @@ struct TrafficStatistics {
   std::uint64_t tls_sessions_resumed = 0;
 };
 
-/// Traffic per peer (by name) and the sum over all peers.
+/// What the party's server saw and what it holds now (docs/security.md).
+struct ServerStatistics {
+  std::uint64_t connections_accepted = 0;
+  /// Refused at once: over max_connections_per_source, or over max_connections with none to shed.
+  std::uint64_t connections_refused = 0;
+  /// Closed to make room for a newer connection at max_connections.
+  std::uint64_t connections_shed = 0;
+  /// accept() failures, e.g. the process out of descriptors (the server backs off).
+  std::uint64_t accept_failures = 0;
+  std::uint64_t connections_open = 0;
+  std::uint64_t connections_peak = 0;
+  /// Received messages held, at their cost: stored and not yet received, and bodies arriving.
+  std::uint64_t received_bytes_held = 0;
+  std::uint64_t messages_stored = 0;
+  /// Memory of released large bodies kept for the next ones (bounded; handed back when idle).
+  std::uint64_t body_memory_kept = 0;
+};
+
+/// Traffic per peer (by name) and the sum over all peers, and the server's view.
 struct Statistics {
   std::map<std::string, TrafficStatistics> peers;
   TrafficStatistics total;
+  ServerStatistics server;
 };
 
 }  // namespace tno::mpc::communication

@@ -1,0 +1,38 @@
+// What the server decides on a request's header alone, before screening the sender: whether the
+// request is framed so that its end is certain (RFC 9112 §6: Transfer-Encoding and
+// Content-Length), whether its Expect field can be met (RFC 9110 §10.1.1), and whether the whole
+// header section is within its limit; and the answers the server writes.
+#pragma once
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+namespace tno::mpc::communication::net {
+
+using Request = boost::beast::http::request<boost::beast::http::string_body>;
+using Response = boost::beast::http::response<boost::beast::http::string_body>;
+
+/// An answer that keeps the connection open when the request allows (never after a 500).
+Response answer(const Request& req, boost::beast::http::status status, std::string text);
+/// An answer after which the connection is closed.
+Response refusal(boost::beast::http::status status, std::string text);
+
+/// The refusal a request's header calls for before anything else, or none:
+///   431  the header section (request line and fields together) is over `max_header_bytes`;
+///   400  Transfer-Encoding in an HTTP/1.0 request, beside a Content-Length, empty, naming chunked
+///        twice, or not ending in chunked (then the body's end is uncertain);
+///   501  a transfer coding other than chunked (gzip, identity, ...: none is implemented);
+///   417  an Expect other than 100-continue.
+/// Every one of them closes the connection, so that no bytes of an uncertain body are read as
+/// the next request.
+std::optional<Response> check_framing(const Request& req, std::size_t header_bytes,
+                                      std::size_t max_header_bytes);
+
+/// Whether the client waits for "100 Continue" before it sends the body.
+bool expects_continue(const Request& req);
+
+}  // namespace tno::mpc::communication::net

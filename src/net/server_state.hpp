@@ -1,0 +1,43 @@
+// What every connection of a server shares (network thread only, but for the thread-safe parts
+// named): the settings, the parties and the mailbox, the body memory, the open connections and the
+// TLS handshakes under way. Sessions hold it by shared_ptr, so it outlives the last of them.
+#pragma once
+
+#include <boost/asio/ssl/context.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "net/body_buffers.hpp"
+#include "net/connections.hpp"
+#include "net/log.hpp"
+#include "net/mailbox.hpp"
+#include "net/peers.hpp"
+#include "tno/mpc/communication/config.hpp"
+
+namespace tno::mpc::communication::net {
+
+struct ServerState {
+  ServerState(const PoolConfig& c, boost::asio::ssl::context* t, PeerRegistry& p, Mailbox& m)
+      : config(c),
+        tls(t),
+        peers(p),
+        mailbox(m),
+        connections(c.max_connections, c.max_connections_per_source),
+        handshakes(c.max_tls_handshakes, c.max_tls_handshakes_per_source) {}
+  const PoolConfig& config;
+  boost::asio::ssl::context* tls;  // null for plain HTTP
+  PeerRegistry& peers;             // thread-safe
+  Mailbox& mailbox;                // thread-safe
+  std::shared_ptr<BodyBuffers> bodies = std::make_shared<BodyBuffers>();  // thread-safe
+  Connections connections;
+  HandshakeGate handshakes;
+  // One line per kind of refusal per few seconds, whatever the flood.
+  LogLimiter refused_connections;
+  LogLimiter refused_messages;
+  LogLimiter accept_failures_log;
+  std::atomic<std::uint64_t> accept_failures{0};
+};
+
+}  // namespace tno::mpc::communication::net
