@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/status.hpp>
 
+#include <algorithm>
 #include <array>
 
 #include "net/log.hpp"
@@ -56,7 +57,7 @@ tcp::endpoint Client::resolve(const std::string& name, const std::string& host,
 }
 
 void Client::add_peer(const Peer& peer, tcp::endpoint endpoint) {
-  auto link = std::unique_ptr<Link>(new Link{peer, endpoint, {}, {}, 0, {}});
+  auto link = std::make_unique<Link>(peer, endpoint);
   std::lock_guard lock(mu_);
   links_.emplace(peer.name, std::move(link));
 }
@@ -138,6 +139,7 @@ asio::awaitable<void> Client::deliver(Link& link, OutgoingMessage message, Deliv
     bool reused = !link.idle.empty();
     bool fresh_tls = false;  // a new TLS connection whose handshake completed
     bool broken = false;     // it failed after connecting
+    const char* doing = "connecting";
     std::unique_ptr<Connection> conn;
     try {
       if (reused) {
@@ -145,10 +147,11 @@ asio::awaitable<void> Client::deliver(Link& link, OutgoingMessage message, Deliv
         link.idle.pop_back();
       } else {
         conn = std::make_unique<Connection>(ioc_, tls_);
-        conn->tcp().expires_after(config_.attempt_timeout);
+        conn->tcp().expires_after(std::min(config_.connect_timeout, config_.attempt_timeout));
         co_await conn->tcp().async_connect(link.endpoint, asio::use_awaitable);
         conn->tcp().socket().set_option(tcp::no_delay(true));
         if (conn->secure) {
+          doing = "in the TLS handshake";
           detail::prepare_client(conn->ssl(), peer.host, config_.tls->verify_hostname,
                                  &link.tls_session);
           co_await conn->secure->async_handshake(asio::ssl::stream_base::client,
@@ -157,8 +160,14 @@ asio::awaitable<void> Client::deliver(Link& link, OutgoingMessage message, Deliv
         }
         peers_.count_connection(peer, conn->secure && detail::session_resumed(conn->ssl()));
       }
+      doing = "sending";
       conn->tcp().expires_after(config_.attempt_timeout);
-      Answer answer = co_await conn->exchange(request);
+      co_await conn->send(request);
+      // A live party answers as soon as it has the message: a peer that stalls here is given
+      // answer_timeout, not what is left of the attempt.
+      doing = "waiting for the answer";
+      conn->tcp().expires_after(std::min(config_.answer_timeout, config_.attempt_timeout));
+      Answer answer = co_await conn->read_answer();
       // A TLS 1.3 server sends its session tickets after the handshake, so the session is worth
       // keeping only once an answer has been read.
       if (conn->secure && !reused) link.tls_session.remember(conn->ssl());
@@ -168,10 +177,11 @@ asio::awaitable<void> Client::deliver(Link& link, OutgoingMessage message, Deliv
         settle(delivery, nullptr);
         co_return;
       }
-      last_error = "peer answered " + std::to_string(answer.result_int()) + " " + answer.body();
-      log().warn("Message to {} not received: {}", peer.name, last_error);
+      last_error = "it answered " + std::to_string(answer.result_int()) + " " + answer.body();
       if (is_final_answer(answer.result())) {
         ++failures;
+        log().warn("Message to {} ({}:{}) refused (attempt {}, final): {}", peer.name, peer.host,
+                   peer.port, failures, last_error);
         break;
       }
     } catch (const boost::system::system_error& e) {
@@ -181,12 +191,12 @@ asio::awaitable<void> Client::deliver(Link& link, OutgoingMessage message, Deliv
         settle(delivery, delivery_error(peer, kCannotDeliver, " over TLS: " + last_error));
         co_return;
       }
-      last_error = e.what();
+      last_error = std::string(doing) + ": " + e.code().message();
       broken = fresh_tls;
       // A kept-alive connection that the server closed meanwhile: reconnect at once.
       if (reused) continue;
     } catch (const std::exception& e) {
-      last_error = e.what();
+      last_error = std::string(doing) + ": " + e.what();
       if (reused) continue;
     }
     if (broken) {
@@ -201,8 +211,13 @@ asio::awaitable<void> Client::deliver(Link& link, OutgoingMessage message, Deliv
       }
     }
     ++failures;
-    log().debug("Message to {} not delivered (attempt {}): {}", peer.name, failures, last_error);
-    if (stopping() || (config_.max_retries >= 0 && failures > config_.max_retries)) break;
+    const bool last = stopping() || (config_.max_retries >= 0 && failures > config_.max_retries);
+    if (auto held_back = link.failures_log.allow()) {
+      log().warn("Message to {} ({}:{}) not delivered (attempt {}{}): {} ({} such lines not logged)",
+                 peer.name, peer.host, peer.port, failures,
+                 last ? ", the last" : ", retrying after retry_delay", last_error, *held_back);
+    }
+    if (last) break;
     asio::steady_timer timer(ioc_, config_.retry_delay);
     co_await timer.async_wait(asio::use_awaitable);
   }
@@ -217,7 +232,7 @@ asio::awaitable<std::string> Client::probe_certificate_refusal(Link& link) {
   Connection probe(ioc_, tls_);
   detail::limit_to_tls12(probe.ssl());
   detail::prepare_client(probe.ssl(), link.peer.host, config_.tls->verify_hostname, nullptr);
-  probe.tcp().expires_after(config_.attempt_timeout);
+  probe.tcp().expires_after(std::min(config_.connect_timeout, config_.attempt_timeout));
   auto [connect_ec] =
       co_await probe.tcp().async_connect(link.endpoint, asio::as_tuple(asio::use_awaitable));
   if (connect_ec) co_return "";

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "net/connection.hpp"
+#include "net/log.hpp"
 #include "net/peers.hpp"
 #include "tls.hpp"
 #include "tno/mpc/communication/config.hpp"
@@ -79,12 +80,14 @@ class Client {
   using DeliveryPtr = std::shared_ptr<Delivery>;
   // What the client keeps per peer; all but `peer` and `endpoint` belong to the network thread.
   struct Link {
+    Link(const Peer& p, boost::asio::ip::tcp::endpoint e) : peer(p), endpoint(e) {}
     const Peer& peer;
     boost::asio::ip::tcp::endpoint endpoint;
     detail::SessionCache tls_session;
     std::vector<std::unique_ptr<Connection>> idle;
     std::size_t in_flight = 0;
     std::deque<std::pair<OutgoingMessage, DeliveryPtr>> queued;
+    LogLimiter failures_log;  // one line about failed attempts per few seconds
   };
 
   void launch(Link& link, OutgoingMessage message, DeliveryPtr delivery);

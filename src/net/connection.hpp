@@ -35,16 +35,22 @@ struct Connection {
   /// The TLS connection's SSL*, or null.
   SSL* ssl() { return secure ? secure->native_handle() : nullptr; }
 
-  /// Writes `request` (a buffer sequence: header and body pieces in one gather write) and reads
-  /// the answer. Throws boost::system::system_error.
+  /// Writes `request` (a buffer sequence: header and body pieces in one gather write). Throws
+  /// boost::system::system_error.
   template <class Buffers>
-  boost::asio::awaitable<Answer> exchange(const Buffers& request) {
-    Answer answer;
+  boost::asio::awaitable<void> send(const Buffers& request) {
     if (secure) {
       co_await boost::asio::async_write(*secure, request, boost::asio::use_awaitable);
-      co_await boost::beast::http::async_read(*secure, buffer, answer, boost::asio::use_awaitable);
     } else {
       co_await boost::asio::async_write(*plain, request, boost::asio::use_awaitable);
+    }
+  }
+  /// Reads one answer. Throws boost::system::system_error.
+  boost::asio::awaitable<Answer> read_answer() {
+    Answer answer;
+    if (secure) {
+      co_await boost::beast::http::async_read(*secure, buffer, answer, boost::asio::use_awaitable);
+    } else {
       co_await boost::beast::http::async_read(*plain, buffer, answer, boost::asio::use_awaitable);
     }
     co_return answer;
