@@ -217,15 +217,11 @@ Statistics Pool::statistics() const {
   Statistics s = impl_->peers.statistics();
   const net::Server::Counts server = impl_->server.counts();
   const net::Mailbox::Held held = impl_->mailbox.held();
-  s.server = ServerStatistics{server.accepted,
-                              server.refused,
-                              server.shed,
-                              server.accept_failures,
-                              server.open,
-                              server.peak,
-                              held.stored_bytes + held.arriving_bytes,
-                              held.stored_messages,
-                              server.kept_body_bytes};
+  s.server = ServerStatistics{server.accepted,       server.refused,
+                              server.shed,           server.accept_failures,
+                              server.open,           server.peak,
+                              server.tls_handshakes, held.stored_bytes + held.arriving_bytes,
+                              held.stored_messages,  server.kept_body_bytes};
   return s;
 }
 

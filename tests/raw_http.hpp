@@ -19,9 +19,20 @@ namespace tno::mpc::communication::test {
 
 class RawConnection {
  public:
-  explicit RawConnection(std::uint16_t port, const std::string& ip = "127.0.0.1") {
+  // Connects to ip:port, from `source` (any loopback address, e.g. 127.0.0.7) when given.
+  explicit RawConnection(std::uint16_t port, const std::string& ip = "127.0.0.1",
+                         const std::string& source = "") {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd_ < 0) throw std::runtime_error("socket() failed");
+    if (!source.empty()) {
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      ::inet_pton(AF_INET, source.c_str(), &local.sin_addr);
+      if (::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+        ::close(fd_);
+        throw std::runtime_error("cannot bind to " + source);
+      }
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
@@ -69,6 +80,24 @@ class RawConnection {
       if (!receive_until(deadline)) return {0, ""};
     }
   }
+
+  // The status and header block of the next response, without reading a body (the answer to
+  // HEAD announces a length but has none); 0 when none came.
+  int read_head_only(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto head_end = received_.find("\r\n\r\n");
+      if (head_end != std::string::npos) {
+        headers_ = received_.substr(0, head_end);
+        received_.erase(0, head_end + 4);
+        return std::stoi(headers_.substr(9, 3));
+      }
+      if (!receive_until(deadline)) return 0;
+    }
+  }
+
+  // Bytes received and not yet read as a response.
+  const std::string& unread() const { return received_; }
 
   // The header block of the last response read.
   const std::string& last_headers() const { return headers_; }

@@ -10,9 +10,11 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <thread>
 
+#include "memory.hpp"
 #include "raw_http.hpp"
 #include "tno/mpc/communication/ping.hpp"
 #include "tno/mpc/communication/testing.hpp"
@@ -98,6 +100,45 @@ TEST(Tls, GarbageHandshakesAndSilentClientsAreClosed) {
 }
 
 class TlsGroups : public ::testing::TestWithParam<bool> {};
+
+// Stalled handshakes (a ClientHello that never finishes) from ten addresses: no more are under way
+// at once than the caps allow, each costing its memory only while under way, and a peer's
+// handshake gets its turn.
+TEST(Tls, StalledHandshakesAreCappedPerSourceAndOverall) {
+  PoolConfig config = with_tls(party("party_1"));
+  config.idle_timeout = 2s;
+  config.max_tls_handshakes = 16;
+  config.max_tls_handshakes_per_source = 4;
+  Pool bob(config);
+  bob.add_http_server(0, "127.0.0.1");
+  Pool alice(with_tls(party("party_0")));
+  alice.add_http_server(0, "127.0.0.1");
+  alice.add_http_client("bob", "127.0.0.1", bob.port());
+  bob.add_http_client("alice", "127.0.0.1", alice.port());
+  const std::size_t before = test::resident_bytes();
+  // A TLS record header that announces 512 bytes of handshake, and the first few of them.
+  const std::string stalled_hello("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
+  std::vector<std::unique_ptr<test::RawConnection>> stalled;
+  for (int source = 2; source < 12; ++source) {
+    for (int i = 0; i < 20; ++i) {
+      stalled.push_back(std::make_unique<test::RawConnection>(bob.port(), "127.0.0.1",
+                                                              "127.0.0." + std::to_string(source)));
+      stalled.back()->send(stalled_hello);
+    }
+  }
+  std::uint64_t most = 0;
+  for (int i = 0; i < 50; ++i) {
+    most = std::max(most, bob.statistics().server.tls_handshakes);
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_GT(most, 0u);
+  EXPECT_LE(most, 16u);
+  if (test::memory_is_measurable()) {
+    EXPECT_LT(test::resident_bytes() - before, 12u << 20) << test::resident_bytes() - before;
+  }
+  alice.send("bob", std::string("my turn"));
+  EXPECT_EQ(bob.recv<std::string>("alice", std::nullopt, 30s), "my turn");
+}
 
 TEST_P(TlsGroups, ThreePartiesAllToAll) {
   bool certificate_identity = GetParam();

@@ -213,9 +213,9 @@ asio::awaitable<void> Client::deliver(Link& link, OutgoingMessage message, Deliv
     ++failures;
     const bool last = stopping() || (config_.max_retries >= 0 && failures > config_.max_retries);
     if (auto held_back = link.failures_log.allow()) {
-      log().warn("Message to {} ({}:{}) not delivered (attempt {}{}): {} ({} such lines not logged)",
-                 peer.name, peer.host, peer.port, failures,
-                 last ? ", the last" : ", retrying after retry_delay", last_error, *held_back);
+      log().warn("Message to {} ({}:{}) not delivered (attempt {}{}): {}{}", peer.name, peer.host,
+                 peer.port, failures, last ? ", the last" : ", retrying after retry_delay",
+                 last_error, held_back_note(*held_back));
     }
     if (last) break;
     asio::steady_timer timer(ioc_, config_.retry_delay);

@@ -39,7 +39,7 @@ std::unique_ptr<Connections::Slot> Connections::admit(int fd, const std::string&
   }
   ++from;
   ++counts_.accepted;
-  open_.push_back(Entry{fd, source});
+  open_.push_back(Entry{fd, nullptr, source});
   counts_.open = open_.size();
   if (open_.size() > counts_.peak) counts_.peak = open_.size();
   return std::unique_ptr<Slot>(new Slot(*this, std::prev(open_.end())));
@@ -48,9 +48,13 @@ std::unique_ptr<Connections::Slot> Connections::admit(int fd, const std::string&
 bool Connections::shed_where(bool (*unwanted)(const Entry&)) {
   for (auto& e : open_) {
     if (e.shed || !unwanted(e)) continue;
-    // The session reads an end of stream and closes its socket; its slot goes with it.
-    ::shutdown(e.fd, SHUT_RDWR);
+    // Its session's pending operation ends with an error, and the session with it (its slot too).
     e.shed = true;
+    if (e.close) {
+      e.close();
+    } else {
+      ::shutdown(e.fd, SHUT_RDWR);
+    }
     ++counts_.shed;
     return true;
   }

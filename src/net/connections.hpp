@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -23,6 +24,7 @@ namespace tno::mpc::communication::net {
 class Connections {
   struct Entry {
     int fd;
+    std::function<void()> close;  // closes the connection's socket (network thread)
     std::string source;
     bool identified = false;
     bool busy = false;
@@ -45,7 +47,8 @@ class Connections {
 
   class Slot;
   /// Admits a connection on descriptor `fd` from `source`, shedding another when the party is at
-  /// its cap. Null when refused: `over_source` says whether by the per-source cap.
+  /// its cap (closing it at once, so that its descriptor is free). Null when refused:
+  /// `over_source` says whether by the per-source cap.
   std::unique_ptr<Slot> admit(int fd, const std::string& source, bool& over_source);
   /// Closes the least valuable connection (when the process is out of descriptors); false when
   /// there is none to close.
@@ -62,6 +65,9 @@ class Connections {
     void identified() noexcept;
     /// Between a request's header and its answer (not idle).
     void busy(bool is_busy) noexcept;
+    /// How to close the connection when it is shed (its socket, wherever it lives now); without
+    /// one, its descriptor is shut down and the session closes it when it next runs.
+    void on_shed(std::function<void()> close) { entry_->close = std::move(close); }
 
    private:
     friend class Connections;
@@ -84,12 +90,14 @@ class Connections {
 /// wait their turn, first come first served.
 class HandshakeGate {
  public:
-  HandshakeGate(std::size_t total, std::size_t per_source) : total_(total), per_source_(per_source) {}
+  HandshakeGate(std::size_t total, std::size_t per_source)
+      : total_(total), per_source_(per_source) {}
   /// Waits for a turn for `source` until `deadline`; true once it has one (leave() gives it back).
   boost::asio::awaitable<bool> enter(std::string source,
                                      std::chrono::steady_clock::time_point deadline);
   void leave(const std::string& source);
-  std::size_t under_way() const noexcept { return under_way_; }
+  /// Handshakes under way now (any thread may read it).
+  std::size_t under_way() const noexcept { return under_way_.load(); }
 
  private:
   struct Waiter {
@@ -102,7 +110,7 @@ class HandshakeGate {
 
   const std::size_t total_;
   const std::size_t per_source_;
-  std::size_t under_way_ = 0;
+  std::atomic<std::size_t> under_way_{0};
   std::map<std::string, std::size_t, std::less<>> from_;
   std::deque<std::shared_ptr<Waiter>> waiting_;
 };

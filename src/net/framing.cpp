@@ -18,6 +18,13 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// The transfer codings of RFC 9112 §7 (IANA's registry): understood, though only chunked is
+// implemented. "identity" was removed from HTTP/1.1 and is unknown.
+bool is_registered_coding(const std::string& coding) {
+  return coding == "chunked" || coding == "compress" || coding == "deflate" || coding == "gzip" ||
+         coding == "x-compress" || coding == "x-gzip" || coding == "trailers";
+}
+
 // The transfer codings of a Transfer-Encoding value, lower case and without parameters
 // ("gzip;q=1, Chunked" -> {"gzip", "chunked"}); an empty element is kept as "".
 std::vector<std::string> codings(std::string_view value) {
@@ -80,6 +87,10 @@ std::optional<Response> check_framing(const Request& req, std::size_t header_byt
     for (const auto& c : list) {
       if (c.empty()) return refusal(http::status::bad_request, "An empty transfer coding");
       if (c == "chunked") ++chunked;
+      if (!is_registered_coding(c)) {
+        return refusal(http::status::not_implemented,
+                       "The transfer coding '" + c + "' is not understood; send chunked alone");
+      }
     }
     if (chunked > 1 || list.back() != "chunked") {
       return refusal(http::status::bad_request,

@@ -23,9 +23,10 @@ Response refusal(boost::beast::http::status status, std::string text);
 
 /// The refusal a request's header calls for before anything else, or none:
 ///   431  the header section (request line and fields together) is over `max_header_bytes`;
+///   501  a transfer coding that is not understood (e.g. identity, no longer part of HTTP/1.1);
 ///   400  Transfer-Encoding in an HTTP/1.0 request, beside a Content-Length, empty, naming chunked
 ///        twice, or not ending in chunked (then the body's end is uncertain);
-///   501  a transfer coding other than chunked (gzip, identity, ...: none is implemented);
+///   501  a transfer coding other than chunked before it (gzip, deflate: not implemented);
 ///   417  an Expect other than 100-continue.
 /// Every one of them closes the connection, so that no bytes of an uncertain body are read as
 /// the next request.

@@ -38,6 +38,11 @@ spdlog::logger& net::log() {
   return *logger;
 }
 
+std::string net::held_back_note(std::size_t held_back) {
+  if (held_back == 0) return "";
+  return " (" + std::to_string(held_back) + " more like it not logged)";
+}
+
 std::optional<std::size_t> net::LogLimiter::allow() {
   std::lock_guard lock(mu_);
   const auto now = std::chrono::steady_clock::now();

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <mutex>
 #include <optional>
+#include <string>
 
 namespace tno::mpc::communication::net {
 
@@ -32,5 +33,8 @@ class LogLimiter {
   std::optional<std::chrono::steady_clock::time_point> last_;
   std::size_t held_back_ = 0;
 };
+
+/// " (N more like it not logged)" after a line that a LogLimiter let through, or nothing.
+std::string held_back_note(std::size_t held_back);
 
 }  // namespace tno::mpc::communication::net

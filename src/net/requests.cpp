@@ -43,9 +43,9 @@ Response no_room(ServerState& s, const Request& req, const Peer& peer, std::uint
   if (auto held_back = s.refused_messages.allow()) {
     log().warn(
         "Refused (for now) a message of {} bytes from {}: {} bytes of {} messages from it wait to "
-        "be received, {} bytes arrive ({} such refusals not logged)",
+        "be received, {} bytes arrive{}",
         body_bytes, peer.name, held.stored_bytes, held.stored_messages, held.arriving_bytes,
-        *held_back);
+        held_back_note(*held_back));
   }
   Response res = answer(req, http::status::service_unavailable,
                         "No room now for this message from " + peer.name +
@@ -96,8 +96,7 @@ std::variant<PeerRegistry::Sender, Response> screen(ServerState& s, const Reques
   if (!sender) {
     std::string who = certificate.empty() ? address : certificate + " or " + address;
     if (auto held_back = s.refused_messages.allow()) {
-      log().warn("Refused message from unknown sender {} ({} such refusals not logged)", who,
-                 *held_back);
+      log().warn("Refused message from unknown sender {}{}", who, held_back_note(*held_back));
     }
     return answer(req, http::status::unauthorized, "Unknown sender " + who);
   }

@@ -245,10 +245,10 @@ asio::awaitable<void> drain_after_refusal(beast::tcp_stream& tcp_stream) {
 asio::awaitable<void> turn_away(State& s, beast::tcp_stream& stream, const std::string& remote_ip,
                                 bool over_source) {
   if (auto held_back = s.refused_connections.allow()) {
-    log().warn("Refused a connection from {}: {} ({} such refusals not logged)", remote_ip,
+    log().warn("Refused a connection from {}: {}{}", remote_ip,
                over_source ? "it has as many open as max_connections_per_source allows"
                            : "the party has max_connections open, none of which could be closed",
-               *held_back);
+               held_back_note(*held_back));
   }
   beast::error_code ec;
   if (s.tls == nullptr) {
@@ -275,6 +275,13 @@ asio::awaitable<void> session(std::shared_ptr<State> state, tcp::socket socket) 
     co_await turn_away(s, stream, remote_ip, over_source);
     co_return;
   }
+  auto close_socket = [](beast::tcp_stream& tcp_stream) {
+    return [&tcp_stream] {
+      beast::error_code ignored;
+      tcp_stream.socket().close(ignored);
+    };
+  };
+  slot->on_shed(close_socket(stream));
   // The read buffer bounds a request header, a chunk line and a trailer section.
   beast::flat_buffer buffer(s.config.max_header_bytes + 64 * 1024);
   buffer.reserve(64 * 1024);  // an empty flat_buffer reads 512 bytes at a time
@@ -314,6 +321,7 @@ asio::awaitable<void> session(std::shared_ptr<State> state, tcp::socket socket) 
     ~Turn() { leave(); }
   } turn{s, remote_ip};
   beast::ssl_stream<beast::tcp_stream> secure(std::move(stream), *s.tls);
+  slot->on_shed(close_socket(beast::get_lowest_layer(secure)));
   auto [handshake_ec, used] = co_await secure.async_handshake(
       asio::ssl::stream_base::server, buffer.data(), asio::as_tuple(asio::use_awaitable));
   turn.leave();
@@ -357,9 +365,8 @@ asio::awaitable<void> accept_loop(std::shared_ptr<State> state, tcp::acceptor& a
     backoff =
         std::clamp(backoff * 2, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
     if (auto held_back = s.accept_failures_log.allow()) {
-      log().warn(
-          "Cannot accept connections: {}; trying again in {} ms ({} such failures not logged)",
-          ec.message(), backoff.count(), *held_back);
+      log().warn("Cannot accept connections: {}; trying again in {} ms{}", ec.message(),
+                 backoff.count(), held_back_note(*held_back));
     }
     pause.expires_after(backoff);
     co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -453,6 +460,7 @@ Server::Counts Server::counts() const {
   out.open = c.open.load();
   out.peak = c.peak.load();
   out.accept_failures = state_->accept_failures.load();
+  out.tls_handshakes = state_->handshakes.under_way();
   out.kept_body_bytes = state_->bodies->kept_bytes();
   return out;
 }

@@ -62,6 +62,7 @@ class Server {
     std::uint64_t accept_failures = 0;
     std::size_t open = 0;
     std::size_t peak = 0;
+    std::size_t tls_handshakes = 0;
     std::size_t kept_body_bytes = 0;
   };
   Counts counts() const;

@@ -27,9 +27,9 @@ struct ServerState {
         connections(c.max_connections, c.max_connections_per_source),
         handshakes(c.max_tls_handshakes, c.max_tls_handshakes_per_source) {}
   const PoolConfig& config;
-  boost::asio::ssl::context* tls;  // null for plain HTTP
-  PeerRegistry& peers;             // thread-safe
-  Mailbox& mailbox;                // thread-safe
+  boost::asio::ssl::context* tls;                                         // null for plain HTTP
+  PeerRegistry& peers;                                                    // thread-safe
+  Mailbox& mailbox;                                                       // thread-safe
   std::shared_ptr<BodyBuffers> bodies = std::make_shared<BodyBuffers>();  // thread-safe
   Connections connections;
   HandshakeGate handshakes;

@@ -31,6 +31,8 @@ struct ServerStatistics {
   std::uint64_t accept_failures = 0;
   std::uint64_t connections_open = 0;
   std::uint64_t connections_peak = 0;
+  /// TLS handshakes under way now (max_tls_handshakes bounds them).
+  std::uint64_t tls_handshakes = 0;
   /// Received messages held, at their cost: stored and not yet received, and bodies arriving.
   std::uint64_t received_bytes_held = 0;
   std::uint64_t messages_stored = 0;
