@@ -24,6 +24,7 @@
 #include <iterator>
 #include <string>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -361,9 +362,22 @@ void add_party_options(CLI::App* cmd, PartyOptions& o, bool with_id) {
                   "NAME=PATH: identify the peer by this PEM certificate (TLS only)");
 }
 
+
+// A party under a flood of connections needs descriptors: a program may take what the hard limit
+// allows (a library must not change the process's limits; the pool caps its connections below
+// whatever limit it finds).
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  raise_descriptor_limit();
   CLI::App app{"mpc-comm: tools for tno.mpc.communication-compatible parties"};
   app.footer(
       "Exit status: 0 done; 1 a network or peer failure (not delivered, timed out, ping not "
