@@ -362,7 +362,6 @@ void add_party_options(CLI::App* cmd, PartyOptions& o, bool with_id) {
                   "NAME=PATH: identify the peer by this PEM certificate (TLS only)");
 }
 
-
 // A party under a flood of connections needs descriptors: a program may take what the hard limit
 // allows (a library must not change the process's limits; the pool caps its connections below
 // whatever limit it finds).
