@@ -117,7 +117,7 @@ Pool::~Pool() {
 
 std::uint16_t Pool::add_http_server(std::optional<std::uint16_t> port, const std::string& addr) {
   std::uint16_t bound = impl_->server.listen(addr, port.value_or(default_port(uses_tls())));
-  impl_->client.set_own_port(bound);
+  if (!advertised_port_) impl_->client.set_own_port(bound);
   return bound;
 }
 
@@ -169,8 +169,20 @@ std::future<void> Pool::start_send(const std::string& peer, OutgoingMessage mess
   return std::move(result);
 }
 
-void Pool::start_send(const std::string& peer, OutgoingMessage message, SendCallback done) {
-  impl_->client.send(peer, std::move(message), std::move(done));
+void Pool::start_send(const std::string& peer, OutgoingMessage message, SendCallback done,
+                      SendOptions options) {
+  impl_->client.send(peer, std::move(message), std::move(done), options);
+}
+
+void Pool::forward_arrivals(std::function<void(const std::string&, Body)> sink) {
+  impl_->server.forward([sink = std::move(sink)](const net::Peer& peer, Body body) {
+    sink(peer.name, std::move(body));
+  });
+}
+
+void Pool::advertise_port(std::uint16_t port) {
+  advertised_port_ = true;
+  impl_->client.set_own_port(port);
 }
 
 std::future<void> Pool::asend(std::string_view peer, std::shared_ptr<const Bytes> bytes,

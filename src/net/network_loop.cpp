@@ -1,5 +1,7 @@
 #include "net/network_loop.hpp"
 
+#include <boost/asio/post.hpp>
+
 #include <algorithm>
 
 namespace tno::mpc::communication::net {
@@ -43,7 +45,7 @@ NetworkLoop::~NetworkLoop() {
 }
 
 void NetworkLoop::run_in_pool_thread() {
-  while (!ioc_.stopped()) {
+  while (!ioc_.stopped() && !stopping_.load()) {
     if (callers_run_network_ && callers_active()) {
       std::unique_lock lock(park_mu_);
       parked_.wait_for(lock, kCallerGrace);  // stop() notifies
@@ -106,6 +108,10 @@ bool NetworkLoop::run_until(const std::function<bool()>& done, Deadline deadline
 
 void NetworkLoop::stop(const std::function<void()>& last) {
   std::call_once(stopped_, [&] {
+    // The pool's thread lets go of the network at once (a handler that does nothing ends its
+    // wait for events) and does not take it again, so that the turn comes here without delay.
+    stopping_.store(true);
+    boost::asio::post(ioc_, [] {});
     {
       Turn::Held held(turn_, std::nullopt);  // nobody runs the network while it stops
       last();

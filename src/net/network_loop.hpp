@@ -96,6 +96,7 @@ class NetworkLoop {
   boost::asio::io_context ioc_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   Turn turn_;
+  std::atomic<bool> stopping_{false};
   std::atomic<int> callers_waiting_{0};
   std::atomic<Clock::rep> caller_left_{0};  // when a waiting caller last returned
   std::mutex park_mu_;

@@ -79,6 +79,9 @@ struct PoolConfig {
   /// to received messages. 0 (the default): a quarter of the machine's physical memory, and never
   /// less than max_body_bytes.
   std::size_t max_received_bytes = 0;
+  /// Sets SO_REUSEPORT on the server's socket, so that several servers may bind one port (the
+  /// reference's test fixtures ask for it). Default off.
+  bool reuse_port = false;
   /// Bounds on decoding received payloads (nesting depth, container sizes); see DecodeLimits.
   DecodeLimits decode_limits = {};
 
@@ -114,6 +117,13 @@ struct PoolConfig {
   /// 64 MiB of freed heap stays mapped. (Received bodies have memory of their own, kept at most
   /// 256 MiB and 2 s: docs/security.md.) Default on.
   bool retain_freed_memory = true;
+};
+
+/// What one send may set differently from the pool's settings (the reference's per-send
+/// `max_retries` and `timeout`); unset fields take PoolConfig's.
+struct SendOptions {
+  std::optional<int> max_retries;
+  std::optional<std::chrono::milliseconds> attempt_timeout;
 };
 
 }  // namespace tno::mpc::communication
