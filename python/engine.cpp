@@ -2,12 +2,15 @@
 // for a Python front-end (python/mpc_comm), which keeps the reference's ids, counters and buffer
 // and packs and unpacks with the reference's own Serialization.
 //
-// Completions of sends and arriving messages cross to Python through a Dispatcher: a queue that
-// the network thread fills without ever taking the GIL, and an eventfd that asyncio's loop
-// watches (loop.add_reader); the loop drains the queue in the order it was filled. One
+// The engine has no thread of its own: asyncio's loop watches its descriptor (Asio's epoll set)
+// and runs its ready work, so that a message costs no hand-off between threads. Completions of
+// sends and arriving messages cross to Python through a Dispatcher: a queue filled without the
+// GIL (by the loop's thread, or by a thread running the network during a shutdown) and an
+// eventfd that the loop watches too; the loop drains the queue in the order it was filled. One
 // dispatcher serves every pool of a loop, so that a receiver's message is handed over before the
 // 200 that resumes its sender, as with the reference.
 #include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/shared_ptr.h>
 #include <nanobind/stl/string.h>
@@ -47,6 +50,22 @@ struct Arrival {
 };
 using Event = std::variant<Completion, Arrival>;
 
+// A received body for Python: small ones as bytes (a copy is cheaper than a view), large ones as a
+// read-only memoryview of the engine's memory, which the view keeps alive (no copy).
+nb::object python_body(Body body) {
+  constexpr std::size_t kViewBytes = 64 * 1024;
+  if (body->size() < kViewBytes) return nb::bytes(body->data(), body->size());
+  const auto* data = reinterpret_cast<const std::uint8_t*>(body->data());
+  std::size_t shape[1] = {body->size()};
+  nb::capsule owner(new Body(std::move(body)),
+                    [](void* held) noexcept { delete static_cast<Body*>(held); });
+  return nb::cast(nb::ndarray<nb::memview, const std::uint8_t, nb::ndim<1>>(data, 1, shape, owner));
+}
+
+// Set while the loop's own thread runs the network: what it pushes is drained right after, so no
+// wake-up through the descriptor is needed.
+thread_local bool draining_inline = false;
+
 class Dispatcher {
  public:
   Dispatcher() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
@@ -57,9 +76,14 @@ class Dispatcher {
   Dispatcher& operator=(const Dispatcher&) = delete;
 
   int fileno() const { return fd_; }
+  bool pending() {
+    std::lock_guard lock(mu_);
+    return !queue_.empty();
+  }
 
-  // Any thread, no GIL. The descriptor is written only when the queue turns non-empty: one
-  // wake-up however many events pile up before the loop drains them.
+  // Any thread, no GIL. The descriptor is written only when the queue turns non-empty, and not
+  // for the loop's own thread (which drains after it ran the network): one wake-up however many
+  // events pile up before the loop drains them.
   void push(Event event) {
     bool was_empty;
     {
@@ -67,19 +91,21 @@ class Dispatcher {
       was_empty = queue_.empty();
       queue_.push_back(std::move(event));
     }
-    if (was_empty) {
+    if (was_empty && !draining_inline) {
       const std::uint64_t one = 1;
       [[maybe_unused]] ssize_t n = ::write(fd_, &one, sizeof one);
     }
   }
 
   // The loop's thread, GIL held: the events so far, in order, as tuples
-  //   ("sent", token, status, error)   and   ("arrived", engine, peer, body bytes).
+  //   ("sent", token, status, error)   and   ("arrived", engine, peer, body).
   // The descriptor is read before the queue is taken, so a push that comes in between writes it
   // again and is not missed.
-  nb::list drain() {
-    std::uint64_t ignored;
-    [[maybe_unused]] ssize_t n = ::read(fd_, &ignored, sizeof ignored);
+  nb::list drain(bool from_descriptor) {
+    if (from_descriptor) {
+      std::uint64_t ignored;
+      [[maybe_unused]] ssize_t n = ::read(fd_, &ignored, sizeof ignored);
+    }
     std::deque<Event> events;
     {
       std::lock_guard lock(mu_);
@@ -91,8 +117,7 @@ class Dispatcher {
         out.append(nb::make_tuple("sent", c->token, c->status, c->error));
       } else {
         auto& a = std::get<Arrival>(event);
-        out.append(
-            nb::make_tuple("arrived", a.engine, a.peer, nb::bytes(a.body->data(), a.body->size())));
+        out.append(nb::make_tuple("arrived", a.engine, a.peer, python_body(std::move(a.body))));
       }
     }
     return out;
@@ -132,8 +157,10 @@ class Engine {
     config.max_retries = max_retries;
     if (auto t = milliseconds(attempt_timeout)) config.attempt_timeout = *t;
     config.reuse_port = reuse_port;
-    // Nobody waits in the pool's blocking calls here: the pool's thread runs the network.
-    config.callers_run_network = false;
+    // No thread of the engine's own: asyncio's loop runs the network (descriptor(),
+    // run_network()), and shutdown, which blocks, runs it itself meanwhile.
+    config.network_thread = false;
+    config.callers_run_network = true;
     // A Python process's malloc is the interpreter's business.
     config.retain_freed_memory = false;
     if (ca_cert) config.tls = mpc::TlsConfig{key.value_or(""), cert.value_or(""), *ca_cert};
@@ -163,7 +190,7 @@ class Engine {
 
   // Sends `body` (a packed message, its id inside) to `peer`; ("sent", token, ...) follows. The
   // bytes go out from the bytes object itself: the caller keeps it alive until that event.
-  void send(const std::string& peer, nb::bytes body, std::uint64_t token,
+  bool send(const std::string& peer, nb::bytes body, std::uint64_t token,
             std::optional<int> max_retries, std::optional<double> timeout) {
     std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(body.c_str()), body.size());
     auto message = mpc::OutgoingMessage{std::make_shared<const mpc::ByteBuffer>(), bytes};
@@ -174,6 +201,30 @@ class Engine {
           if (auto to = d.lock()) to->push(completion(token, error));
         },
         mpc::SendOptions{max_retries, milliseconds(timeout)});
+    return run_network();  // the request goes out now, not at the loop's next turn
+  }
+
+  // Sends the message {"object": payload, "id": id} with the bin payload going out from the bytes
+  // object itself (no packed copy); the same bytes on the wire as the reference's packing of a
+  // bytes object. Returns (events to drain, the message's size).
+  nb::tuple send_bytes(const std::string& peer, nb::bytes payload, nb::object id,
+                       std::uint64_t token, std::optional<int> max_retries,
+                       std::optional<double> timeout) {
+    std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(payload.c_str()),
+                                     payload.size());
+    mpc::MessageId message_id = nb::isinstance<nb::int_>(id)
+                                    ? mpc::MessageId(nb::cast<std::int64_t>(id))
+                                    : mpc::MessageId(nb::cast<std::string>(id));
+    auto message = mpc::message_around_bytes(bytes, nullptr, message_id);
+    const std::size_t size = message.size();
+    std::weak_ptr<Dispatcher> d = dispatcher_;
+    mpc::detail::PoolAccess::send(
+        *pool_, peer, std::move(message),
+        [d, token](std::exception_ptr error) {
+          if (auto to = d.lock()) to->push(completion(token, error));
+        },
+        mpc::SendOptions{max_retries, milliseconds(timeout)});
+    return nb::make_tuple(run_network(), size);
   }
 
   // Waits up to `deadline` seconds for the sends under way, then stops (the GIL is released:
@@ -184,6 +235,17 @@ class Engine {
   }
 
   int port() const { return pool_->port(); }
+
+  // What the loop watches (readable when the network has work ready), and what it calls then;
+  // true when it queued events for the dispatcher (to drain now).
+  int descriptor() { return pool_->network_descriptor(); }
+  bool run_network() {
+    nb::gil_scoped_release unlocked;
+    draining_inline = true;
+    pool_->run_network();
+    draining_inline = false;
+    return dispatcher_->pending();
+  }
 
   nb::dict statistics() const {
     mpc::Statistics s = pool_->statistics();
@@ -232,7 +294,7 @@ NB_MODULE(_engine, m) {
   nb::class_<Dispatcher>(m, "Dispatcher")
       .def(nb::init<>())
       .def("fileno", &Dispatcher::fileno)
-      .def("drain", &Dispatcher::drain);
+      .def("drain", &Dispatcher::drain, nb::arg("from_descriptor"));
 
   nb::class_<Engine>(m, "Engine")
       .def(nb::init<std::shared_ptr<Dispatcher>, std::uint64_t, std::optional<std::string>,
@@ -247,8 +309,12 @@ NB_MODULE(_engine, m) {
            nb::arg("cert").none())
       .def("send", &Engine::send, nb::arg("peer"), nb::arg("body"), nb::arg("token"),
            nb::arg("max_retries").none(), nb::arg("timeout").none())
+      .def("send_bytes", &Engine::send_bytes, nb::arg("peer"), nb::arg("payload"), nb::arg("id"),
+           nb::arg("token"), nb::arg("max_retries").none(), nb::arg("timeout").none())
       .def("shutdown", &Engine::shutdown, nb::arg("deadline"))
       .def("port", &Engine::port)
+      .def("descriptor", &Engine::descriptor)
+      .def("run_network", &Engine::run_network)
       .def("statistics", &Engine::statistics);
 
   m.def("set_log_level", [](const std::string& level) { mpc::set_log_level(level); });

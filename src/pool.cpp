@@ -42,6 +42,15 @@ std::size_t received_bytes_budget(const PoolConfig& c) {
   return std::max(budget, c.max_body_bytes);
 }
 
+bool checked_network_thread(const PoolConfig& c) {
+  if (!c.network_thread && !c.callers_run_network) {
+    throw ConfigurationError(
+        "PoolConfig: without a network thread (network_thread off), callers must run the network "
+        "(callers_run_network on), or blocking calls would wait for ever");
+  }
+  return c.network_thread;
+}
+
 net::Mailbox::Limits mailbox_limits(const PoolConfig& c) {
   return net::Mailbox::Limits{c.max_stored_bytes_per_peer, c.max_stored_messages_per_peer,
                               received_bytes_budget(c)};
@@ -85,7 +94,7 @@ struct Pool::Impl {
       : tls(c.tls ? detail::make_tls_context(*c.tls) : nullptr),
         peers(c.wire_format),
         mailbox(mailbox_limits(c)),
-        loop(c.callers_run_network, c.poll_before_sleep),
+        loop(checked_network_thread(c), c.callers_run_network, c.poll_before_sleep),
         client(loop.context(), c, tls.get(), peers),
         server(loop.context(), c, tls.get(), peers, mailbox) {}
 
@@ -260,6 +269,14 @@ Statistics Pool::shutdown(std::chrono::milliseconds deadline) {
         t.messages_sent, t.bytes_sent, t.messages_received, t.bytes_received);
   }
   return *impl.final_statistics;
+}
+
+int Pool::network_descriptor() {
+  return impl_->loop.descriptor();
+}
+
+void Pool::run_network() {
+  impl_->loop.run_ready();
 }
 
 void Pool::wait(std::future<void>&& sent) {

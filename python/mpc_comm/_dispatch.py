@@ -10,11 +10,12 @@ import asyncio
 import itertools
 import logging
 import weakref
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any
 
 from . import _engine
 
 if TYPE_CHECKING:
+    from .httphandlers import HTTPClient
     from .pool import Pool
 
 logger = logging.getLogger("mpc_comm")
@@ -29,16 +30,16 @@ class Dispatcher:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.native = _engine.Dispatcher()
-        # token -> what to do when the send of that token is settled: (status, error text)
-        self._sends: dict[int, Callable[[int, str], None]] = {}
+        # token -> (client, entry) of a send under way; the client settles it.
+        self._sends: dict[int, tuple[HTTPClient, list[Any]]] = {}
         # engine id -> the pool that gets its arrivals
         self._pools: weakref.WeakValueDictionary[int, Pool] = weakref.WeakValueDictionary()
-        loop.add_reader(self.native.fileno(), self._drain)
+        loop.add_reader(self.native.fileno(), self.drain_woken)
 
-    def expect_send(self, settled: Callable[[int, str], None]) -> int:
-        """A token for a send; `settled(status, error)` runs on the loop when it is settled."""
+    def expect_send(self, client: HTTPClient, entry: list[Any]) -> int:
+        """A token for a send; client._settled(entry, status, error) runs when it is settled."""
         token = next(_tokens)
-        self._sends[token] = settled
+        self._sends[token] = (client, entry)
         return token
 
     def forget_send(self, token: int) -> None:
@@ -50,14 +51,22 @@ class Dispatcher:
         self._pools[engine_id] = pool
         return engine_id
 
-    def _drain(self) -> None:
-        for event in self.native.drain():
+    def drain_woken(self) -> None:
+        """The descriptor said there are events (pushed by another thread)."""
+        self._handle(self.native.drain(True))
+
+    def drain(self) -> None:
+        """Events the loop's thread queued itself, running an engine's network."""
+        self._handle(self.native.drain(False))
+
+    def _handle(self, events: list[tuple[Any, ...]]) -> None:
+        for event in events:
             try:
                 if event[0] == "sent":
                     _, token, status, error = event
-                    settled = self._sends.pop(token, None)
-                    if settled is not None:
-                        settled(status, error)
+                    send = self._sends.pop(token, None)
+                    if send is not None:
+                        send[0]._settled(send[1], status, error)  # pylint: disable=protected-access
                 else:
                     _, engine_id, peer, body = event
                     pool = self._pools.get(engine_id)

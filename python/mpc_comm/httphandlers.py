@@ -15,7 +15,6 @@ from tno.mpc.communication import httphandlers as reference
 from tno.mpc.communication.serialization import DEFAULT_PACK_OPTION, Serialization
 
 from . import _engine
-from ._dispatch import dispatcher_for
 from .errors import CertificateError, DeliveryError
 
 if TYPE_CHECKING:
@@ -70,6 +69,9 @@ class HTTPServer(reference.HTTPServer):
 
 _MISSING = object()
 
+# Bytes payloads from this size on are sent from the object itself (no packed copy).
+_IN_PLACE_BYTES = 1 << 20
+
 
 class HTTPClient(reference.HTTPClient):
     """The reference's HTTPClient: ids, counters, prefix and buffer as there; the engine sends."""
@@ -116,21 +118,43 @@ class HTTPClient(reference.HTTPClient):
         timeout: ClientTimeout = ClientTimeout(total=300),
         max_retries: int = -1,
     ) -> None:
+        await self._send_message(message, msg_id, retry_delay, timeout, max_retries)
+
+    def _send_message(
+        self,
+        message: Any,
+        msg_id: str | int | None,
+        retry_delay: int = 1,
+        timeout: ClientTimeout | None = None,
+        max_retries: int = -1,
+    ) -> asyncio.Future[None]:
+        """Takes the id (the send counter, or `msg_id`; prefixed) as the reference's send does, and
+        hands the message over. A large bytes payload goes out from the object itself, with the
+        envelope the reference would pack around it; anything else is packed by the reference's
+        Serialization. Packed here, not in an executor: a thread hop per message costs more than
+        small messages take to pack; an error in a serializer surfaces at the sender's await
+        either way."""
         if msg_id is None:
             msg_id = self.msg_send_counter
         if self.msg_prefix is not None:
             msg_id = reference.HTTPClient._prefix_msg_id(msg_id, self.msg_prefix)
         self.msg_send_counter += 1
-        # Packed here, not in an executor: a thread hop per message costs more than small
-        # messages take to pack; an error in a serializer surfaces at this await either way.
-        data = Serialization.pack(
+        if (
+            type(message) is bytes  # pylint: disable=unidiomatic-typecheck
+            and len(message) >= _IN_PLACE_BYTES
+            and (type(msg_id) is str or -(2**63) <= msg_id < 2**63)  # pylint: disable=unidiomatic-typecheck
+        ):
+            return self._submit(message, retry_delay, timeout, max_retries, in_place_id=msg_id)
+        return self._submit(self._pack(message, msg_id), retry_delay, timeout, max_retries)
+
+    def _pack(self, message: Any, msg_id: str | int) -> bytes:
+        return Serialization.pack(  # type: ignore[no-any-return]
             obj=message,
             msg_id=msg_id,
             use_pickle=self.use_pickle,
             option=self.option,
             destination=self,
         )
-        await self._send(data, retry_delay, timeout=timeout, num_retries=max_retries)
 
     async def _send(
         self,
@@ -139,38 +163,49 @@ class HTTPClient(reference.HTTPClient):
         timeout: ClientTimeout | None = ClientTimeout(total=300),
         num_retries: int = -1,
     ) -> None:
-        """Hands the packed message to the engine and waits until the peer answered 200."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-        entry: list[Any] = [done, None]
-        dispatcher = dispatcher_for(self.pool.loop)
+        """Sends a packed message and returns once the peer answered 200."""
+        await self._submit(data, retry_delay, timeout, num_retries)
+
+    def _submit(
+        self,
+        data: bytes,
+        retry_delay: int = 1,
+        timeout: ClientTimeout | None = None,
+        num_retries: int = -1,
+        in_place_id: str | int | None = None,
+    ) -> asyncio.Future[None]:
+        """Hands a packed message (or, with `in_place_id`, a bytes payload to send under that id)
+        to the engine; the future completes when the peer answered 200 (or the send failed),
+        never before the sends to this peer made earlier."""
+        pool = self.pool
+        done: asyncio.Future[None] = pool.loop.create_future()
+        # The engine sends from the bytes object itself: the entry keeps it alive until settled.
         payload = data if type(data) is bytes else bytes(data)  # pylint: disable=unidiomatic-typecheck
-
-        def settled(status: int, error: str) -> None:
-            # `payload` lives in this closure until the engine is done with it: the engine sends
-            # from the bytes object itself.
-            entry[1] = (status, error, len(payload))
-            self._complete_in_order()
-
-        token = dispatcher.expect_send(settled)
+        entry: list[Any] = [done, None, payload, len(payload)]
+        dispatcher = pool.dispatcher
+        token = dispatcher.expect_send(self, entry)
         self._in_flight.append(entry)
+        retries = 0 if not retry_delay else num_retries
+        seconds = None if timeout is None else timeout.total
         try:
-            self.pool.engine.send(
-                self.engine_name,
-                payload,
-                token,
-                0 if not retry_delay else num_retries,
-                None if timeout is None else timeout.total,
-            )
+            if in_place_id is None:
+                events = pool.engine.send(self.engine_name, payload, token, retries, seconds)
+            else:
+                events, entry[3] = pool.engine.send_bytes(
+                    self.engine_name, payload, in_place_id, token, retries, seconds
+                )
         except BaseException:
             dispatcher.forget_send(token)
             self._in_flight.remove(entry)
             raise
-        await done
+        if events:
+            dispatcher.drain()
+        return done
 
-    def _complete_in_order(self) -> None:
+    def _settled(self, entry: list[Any], status: int, error: str) -> None:
+        entry[1] = (status, error)
         while self._in_flight and self._in_flight[0][1] is not None:
-            done, (status, error, size) = self._in_flight.popleft()
+            done, (status, error), _, size = self._in_flight.popleft()
             if status == _engine.DELIVERED:
                 self.total_bytes_sent += size
             if done.done():  # the sender was cancelled

@@ -7,6 +7,7 @@ serves, connects, retries and answers in C++ threads, and back to this loop thro
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import socket
 import warnings
@@ -50,6 +51,7 @@ class Pool(reference.Pool):
         self._engine: _engine.Engine | None = None
         self._engine_id = 0
         self._by_engine_name: dict[str, HTTPClient] = {}
+        self.dispatcher = dispatcher_for(self.loop)
 
     @property
     def engine(self) -> _engine.Engine:
@@ -74,10 +76,9 @@ class Pool(reference.Pool):
             )
         reuse_port = _reuse_port_asked()
         if self._engine is None:
-            dispatcher = dispatcher_for(self.loop)
-            self._engine_id = dispatcher.serve(self)
+            self._engine_id = self.dispatcher.serve(self)
             self._engine = _engine.Engine(
-                dispatcher.native,
+                self.dispatcher.native,
                 self._engine_id,
                 _path(self.key),
                 _path(self.cert),
@@ -86,6 +87,8 @@ class Pool(reference.Pool):
                 self.default_timeout.total if self.default_timeout else None,
                 reuse_port,
             )
+            # The engine's network runs in this loop, whenever its descriptor says there is work.
+            self.loop.add_reader(self._engine.descriptor(), self._run_network)
         port = self._engine.listen(port, addr)
         if external_port:
             self._engine.advertise_port(external_port)
@@ -135,6 +138,40 @@ class Pool(reference.Pool):
         self.pool_handlers[name] = client
         self.handlers_lookup[lookup] = client
 
+    def _run_network(self) -> None:
+        if self.engine.run_network():
+            self.dispatcher.drain()
+
+    async def send(
+        self,
+        handler_name: str,
+        message: Any,
+        msg_id: str | None = None,
+        timeout: ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        # The reference's send, one coroutine shorter: pack and hand over here.
+        if timeout is None:
+            timeout = self.default_timeout
+        if max_retries is None:
+            max_retries = self.default_max_retries
+        handler = self._get_handler(handler_name)
+        await handler._send_message(  # pylint: disable=protected-access
+            message, msg_id, 1, timeout, max_retries
+        )
+
+    async def recv(
+        self, handler_name: str, msg_id: str | None = None, timeout: float | None = None
+    ) -> Any:
+        # The reference's recv, without wait_for when there is no timeout.
+        result = self._get_handler(handler_name).recv(msg_id)
+        if not asyncio.isfuture(result):
+            return result
+        if timeout is None:
+            return await result
+        await asyncio.wait_for(result, timeout=timeout)
+        return result.result()
+
     def _arrived(self, engine_name: str, body: bytes) -> None:
         """A message the engine received (on the loop's thread, in order)."""
         client = self._by_engine_name.get(engine_name)
@@ -160,7 +197,9 @@ class Pool(reference.Pool):
     async def shutdown(self) -> None:
         total_bytes_sent = msg_send_counter = total_bytes_recv = msg_recv_counter = 0
         if self._engine is not None:
-            # Sends under way get their few seconds, and their completions reach this loop.
+            # Sends under way get their few seconds (the shutdown runs the network meanwhile, in
+            # the executor's thread), and their completions reach this loop.
+            self.loop.remove_reader(self._engine.descriptor())
             await self.loop.run_in_executor(None, self._engine.shutdown, 5.0)
         if (server := self.http_server) is not None:
             await server.shutdown()

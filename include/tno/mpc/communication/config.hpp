@@ -105,6 +105,12 @@ struct PoolConfig {
   /// served and asends go out while the application computes. Default on. Off: only the pool's
   /// thread runs the network, and callers sleep until it hands them their result.
   bool callers_run_network = true;
+  /// Whether the pool has a thread of its own that runs the network while no caller does.
+  /// Default on. Off, the program's event loop drives it instead: it watches
+  /// Pool::network_descriptor() and calls Pool::run_network() when that is readable, so that no
+  /// thread of the pool's runs at all (the Python package runs the engine so, inside asyncio's
+  /// loop). Off requires callers_run_network (blocking calls then run the network themselves).
+  bool network_thread = true;
   /// While the pool's own thread runs the network, it polls for this long before it sleeps in
   /// the kernel, so that the next message of a conversation does not wait for a thread to wake.
   /// It costs a core's time while it polls: worth it only with a spare core per party. Default 0

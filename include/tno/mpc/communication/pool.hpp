@@ -229,6 +229,13 @@ class Pool {
   /// blocking calls, it runs the network meanwhile (a bare get() waits for the pool's thread).
   void wait(std::future<void>&& sent);
 
+  /// For a program whose event loop drives the network (PoolConfig::network_thread off): a
+  /// descriptor that is readable whenever the network has work ready, to watch (poll, epoll,
+  /// asyncio's add_reader), and run_network() to call then and after each send. run_network()
+  /// runs what is ready and returns without blocking.
+  int network_descriptor();
+  void run_network();
+
  private:
   friend struct detail::PoolAccess;
   template <Decodable T>
