@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=$(nproc)
 out=build-ci
+export CCACHE_NOHASHDIR=true  # objects are shared between build directories (the Python package)
 
 step() { printf '\n=== %s\n' "$*"; }
 
@@ -44,6 +45,19 @@ cmake --install "$out/main" > /dev/null
 cmake -S tests/consumer -B "$out/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$root/$out/prefix" > /dev/null
 cmake --build "$out/consumer"
 "$out/consumer/consumer"
+
+step "the Python package: pip install ., its tests, and the reference's own suite on the engine"
+# Built with the main build's flags, so that ccache serves the library's objects (the build
+# directories differ: CCACHE_NOHASHDIR above).
+./scripts/setup-python-package.sh "$out/pypkg" --config-settings=build-dir="$root/$out/python" \
+  --config-settings=cmake.build-type=RelWithDebInfo --config-settings=cmake.define.MPC_COMM_WERROR=ON
+"$out/pypkg/bin/python" -m pytest python/tests -q -p no:cacheprovider
+reference_suite=(--pyargs tno.mpc.communication pytest_tno.tno.mpc.communication -p no:cacheprovider -q)
+echo "the reference's suite on the reference:"
+"$out/pypkg/bin/python" -m pytest "${reference_suite[@]}" | tail -n 1
+echo "the reference's suite on the engine:"
+"$out/pypkg/bin/python" -m mpc_comm.run -m pytest "${reference_suite[@]}" | tail -n 1
+tests/interop/secure_sum_mixed.sh "$out/pypkg/bin/python" "$out/main/examples" "mpc py cpp"
 
 step "ASan+UBSan: the whole test suite"
 cmake -S . -B "$out/asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMPC_COMM_WERROR=ON \

@@ -54,8 +54,8 @@ PingResult ping(const std::string& host, std::uint16_t port, const std::optional
   }
   if (failure) {
     if (detail::is_final_tls_failure(failure)) {
-      throw DeliveryError("TLS with " + target +
-                          " failed: " + detail::explain_tls_failure(failure, conn.ssl()));
+      throw TlsError("TLS with " + target +
+                     " failed: " + detail::explain_tls_failure(failure, conn.ssl()));
     }
     throw DeliveryError("cannot reach " + target + ": " + failure.message());
   }

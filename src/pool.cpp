@@ -42,6 +42,15 @@ std::size_t received_bytes_budget(const PoolConfig& c) {
   return std::max(budget, c.max_body_bytes);
 }
 
+bool checked_network_thread(const PoolConfig& c) {
+  if (!c.network_thread && !c.callers_run_network) {
+    throw ConfigurationError(
+        "PoolConfig: without a network thread (network_thread off), callers must run the network "
+        "(callers_run_network on), or blocking calls would wait for ever");
+  }
+  return c.network_thread;
+}
+
 net::Mailbox::Limits mailbox_limits(const PoolConfig& c) {
   return net::Mailbox::Limits{c.max_stored_bytes_per_peer, c.max_stored_messages_per_peer,
                               received_bytes_budget(c)};
@@ -85,7 +94,7 @@ struct Pool::Impl {
       : tls(c.tls ? detail::make_tls_context(*c.tls) : nullptr),
         peers(c.wire_format),
         mailbox(mailbox_limits(c)),
-        loop(c.callers_run_network, c.poll_before_sleep),
+        loop(checked_network_thread(c), c.callers_run_network, c.poll_before_sleep),
         client(loop.context(), c, tls.get(), peers),
         server(loop.context(), c, tls.get(), peers, mailbox) {}
 
@@ -117,7 +126,7 @@ Pool::~Pool() {
 
 std::uint16_t Pool::add_http_server(std::optional<std::uint16_t> port, const std::string& addr) {
   std::uint16_t bound = impl_->server.listen(addr, port.value_or(default_port(uses_tls())));
-  impl_->client.set_own_port(bound);
+  if (!advertised_port_) impl_->client.set_own_port(bound);
   return bound;
 }
 
@@ -169,8 +178,20 @@ std::future<void> Pool::start_send(const std::string& peer, OutgoingMessage mess
   return std::move(result);
 }
 
-void Pool::start_send(const std::string& peer, OutgoingMessage message, SendCallback done) {
-  impl_->client.send(peer, std::move(message), std::move(done));
+void Pool::start_send(const std::string& peer, OutgoingMessage message, SendCallback done,
+                      SendOptions options) {
+  impl_->client.send(peer, std::move(message), std::move(done), options);
+}
+
+void Pool::forward_arrivals(std::function<void(const std::string&, Body)> sink) {
+  impl_->server.forward([sink = std::move(sink)](const net::Peer& peer, Body body) {
+    sink(peer.name, std::move(body));
+  });
+}
+
+void Pool::advertise_port(std::uint16_t port) {
+  advertised_port_ = true;
+  impl_->client.set_own_port(port);
 }
 
 std::future<void> Pool::asend(std::string_view peer, std::shared_ptr<const Bytes> bytes,
@@ -248,6 +269,14 @@ Statistics Pool::shutdown(std::chrono::milliseconds deadline) {
         t.messages_sent, t.bytes_sent, t.messages_received, t.bytes_received);
   }
   return *impl.final_statistics;
+}
+
+int Pool::network_descriptor() {
+  return impl_->loop.descriptor();
+}
+
+void Pool::run_network() {
+  impl_->loop.run_ready();
 }
 
 void Pool::wait(std::future<void>&& sent) {

@@ -264,6 +264,58 @@ TEST(Pool, WireAnswersAsTheReference) {
   EXPECT_EQ(pools[1].recv<std::string>("local0", MessageId("r")), "raw");
 }
 
+// Without a network thread, the program's own event loop drives the pools: it waits on their
+// descriptors and runs their network when one is readable.
+TEST(Pool, AnEventLoopOfTheProgramDrivesAPoolWithoutANetworkThread) {
+  PoolConfig config;
+  config.network_thread = false;
+  testing::PoolGroup duo(2, config);
+  auto sent = duo[0].asend("local1", std::string("driven"));
+  auto pending = duo[1].arecv<std::string>("local0");
+  std::vector<pollfd> watched{{duo[0].network_descriptor(), POLLIN, 0},
+                              {duo[1].network_descriptor(), POLLIN, 0}};
+  for (int i = 0; i < 1000 && !pending.ready(); ++i) {
+    ::poll(watched.data(), watched.size(), 100);
+    duo[0].run_network();
+    duo[1].run_network();
+  }
+  EXPECT_EQ(pending.get(), "driven");
+  for (int i = 0; i < 1000 && sent.wait_for(0s) != std::future_status::ready; ++i) {
+    ::poll(watched.data(), watched.size(), 100);
+    duo[0].run_network();
+    duo[1].run_network();
+  }
+  duo[0].wait(std::move(sent));
+  // Blocking calls need a network run by someone: callers run it, or the pool cannot be made.
+  PoolConfig impossible = config;
+  impossible.callers_run_network = false;
+  EXPECT_THROW(Pool{impossible}, ConfigurationError);
+}
+
+TEST(Pool, SendOptionsAndReusedPortsForFrontEnds) {
+  PoolConfig config;
+  config.reuse_port = true;
+  Pool first(config);
+  Pool second(config);
+  const std::uint16_t port = first.add_http_server(0, "127.0.0.1");
+  EXPECT_EQ(second.add_http_server(port, "127.0.0.1"), port);  // SO_REUSEPORT
+  Pool sender;
+  sender.add_http_server(0, "127.0.0.1");
+  sender.add_http_client("nobody", "127.0.0.1", closed_port());
+  // The pool retries without limit; one send asks for none.
+  std::promise<std::exception_ptr> failed;
+  detail::PoolAccess::send(
+      sender, "nobody", outgoing(pack_message(1, MessageId(0))),
+      [&](std::exception_ptr e) { failed.set_value(e); }, SendOptions{0, std::nullopt});
+  auto error = failed.get_future();
+  ASSERT_EQ(error.wait_for(30s), std::future_status::ready);
+  try {
+    std::rethrow_exception(error.get());
+  } catch (const DeliveryError& e) {
+    EXPECT_NE(std::string(e.what()).find("after 1 failed attempts"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Ping, GivesUpAfterItsTimeout) {
   // A listener that accepts (in the kernel's backlog) and never answers.
   boost::asio::io_context ioc;

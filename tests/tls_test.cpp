@@ -231,6 +231,8 @@ TEST(Tls, UntrustedServerFailsAtOnce) {
   std::string error = error_of([&] { alice.send("Mallory", 1); });
   EXPECT_NE(error.find("'Mallory'"), std::string::npos) << error;
   EXPECT_NE(error.find("not trusted"), std::string::npos) << error;
+  // A TLS refusal has a type of its own (a DeliveryError), so that callers can tell it apart.
+  EXPECT_THROW(alice.send("Mallory", 2), TlsError);
 }
 
 TEST(Tls, UntrustedClientIsRefusedEvenWithALookalikeIdentity) {

@@ -21,11 +21,11 @@ using tcp = asio::ip::tcp;
 
 namespace {
 // Every failed delivery is worded alike: `before`, the peer with its address, `after`.
+template <class Error = DeliveryError>
 std::exception_ptr delivery_error(const Peer& peer, std::string_view before,
                                   std::string_view after) {
-  return std::make_exception_ptr(DeliveryError(std::string(before) + "'" + peer.name + "' (" +
-                                               peer.host + ":" + std::to_string(peer.port) + ")" +
-                                               std::string(after)));
+  return std::make_exception_ptr(Error(std::string(before) + "'" + peer.name + "' (" + peer.host +
+                                       ":" + std::to_string(peer.port) + ")" + std::string(after)));
 }
 constexpr std::string_view kCannotDeliver = "cannot deliver a message to ";
 
@@ -62,10 +62,13 @@ void Client::add_peer(const Peer& peer, tcp::endpoint endpoint) {
   links_.emplace(peer.name, std::move(link));
 }
 
-void Client::send(std::string_view peer, OutgoingMessage message, SendCompletion done) {
+void Client::send(std::string_view peer, OutgoingMessage message, SendCompletion done,
+                  SendOptions options) {
   Link* link;
   auto delivery = std::make_shared<Delivery>();
   delivery->done = std::move(done);
+  delivery->max_retries = options.max_retries.value_or(config_.max_retries);
+  delivery->attempt_timeout = options.attempt_timeout.value_or(config_.attempt_timeout);
   {
     std::lock_guard lock(mu_);
     if (stopping_) throw DeliveryError("the pool is shut down; nothing can be sent");
@@ -147,7 +150,7 @@ asio::awaitable<void> Client::deliver(Link& link, OutgoingMessage message, Deliv
         link.idle.pop_back();
       } else {
         conn = std::make_unique<Connection>(ioc_, tls_);
-        conn->tcp().expires_after(std::min(config_.connect_timeout, config_.attempt_timeout));
+        conn->tcp().expires_after(std::min(config_.connect_timeout, delivery->attempt_timeout));
         co_await conn->tcp().async_connect(link.endpoint, asio::use_awaitable);
         conn->tcp().socket().set_option(tcp::no_delay(true));
         if (conn->secure) {
@@ -161,12 +164,12 @@ asio::awaitable<void> Client::deliver(Link& link, OutgoingMessage message, Deliv
         peers_.count_connection(peer, conn->secure && detail::session_resumed(conn->ssl()));
       }
       doing = "sending";
-      conn->tcp().expires_after(config_.attempt_timeout);
+      conn->tcp().expires_after(delivery->attempt_timeout);
       co_await conn->send(request);
       // A live party answers as soon as it has the message: a peer that stalls here is given
       // answer_timeout, not what is left of the attempt.
       doing = "waiting for the answer";
-      conn->tcp().expires_after(std::min(config_.answer_timeout, config_.attempt_timeout));
+      conn->tcp().expires_after(std::min(config_.answer_timeout, delivery->attempt_timeout));
       Answer answer = co_await conn->read_answer();
       // A TLS 1.3 server sends its session tickets after the handshake, so the session is worth
       // keeping only once an answer has been read.
@@ -188,7 +191,8 @@ asio::awaitable<void> Client::deliver(Link& link, OutgoingMessage message, Deliv
       if (detail::is_final_tls_failure(e.code())) {
         // Certificates and protocol mismatches do not heal by retrying (the reference raises).
         last_error = detail::explain_tls_failure(e.code(), conn ? conn->ssl() : nullptr);
-        settle(delivery, delivery_error(peer, kCannotDeliver, " over TLS: " + last_error));
+        settle(delivery,
+               delivery_error<TlsError>(peer, kCannotDeliver, " over TLS: " + last_error));
         co_return;
       }
       last_error = std::string(doing) + ": " + e.code().message();
@@ -206,12 +210,13 @@ asio::awaitable<void> Client::deliver(Link& link, OutgoingMessage message, Deliv
       // refusal from a connection that merely broke.
       std::string refusal = co_await probe_certificate_refusal(link);
       if (!refusal.empty()) {
-        settle(delivery, delivery_error(peer, kCannotDeliver, " over TLS: " + refusal));
+        settle(delivery, delivery_error<TlsError>(peer, kCannotDeliver, " over TLS: " + refusal));
         co_return;
       }
     }
     ++failures;
-    const bool last = stopping() || (config_.max_retries >= 0 && failures > config_.max_retries);
+    const bool last =
+        stopping() || (delivery->max_retries >= 0 && failures > delivery->max_retries);
     if (auto held_back = link.failures_log.allow()) {
       log().warn("Message to {} ({}:{}) not delivered (attempt {}{}): {}{}", peer.name, peer.host,
                  peer.port, failures, last ? ", the last" : ", retrying after retry_delay",

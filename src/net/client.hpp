@@ -59,7 +59,8 @@ class Client {
   /// Starts delivering `message` to `peer`; `done` runs on the thread that runs the network, or
   /// on the thread that calls fail_unsettled. Throws ConfigurationError for an unknown peer and
   /// DeliveryError once the client is stopped (`done` does not run then).
-  void send(std::string_view peer, OutgoingMessage message, SendCompletion done);
+  void send(std::string_view peer, OutgoingMessage message, SendCompletion done,
+            SendOptions options = {});
 
   /// Whether every delivery started has ended (settled and its coroutine done).
   bool idle() const;
@@ -75,6 +76,8 @@ class Client {
   struct Delivery {
     const Peer* peer;
     SendCompletion done;
+    int max_retries;
+    std::chrono::milliseconds attempt_timeout;
     bool settled = false;  // under mu_
   };
   using DeliveryPtr = std::shared_ptr<Delivery>;

@@ -1,5 +1,8 @@
 #include "net/network_loop.hpp"
 
+#include <boost/asio/detail/reactor.hpp>
+#include <boost/asio/post.hpp>
+
 #include <algorithm>
 
 namespace tno::mpc::communication::net {
@@ -32,18 +35,44 @@ NetworkLoop::Turn::Held::~Held() {
   turn_.freed_.notify_one();
 }
 
-NetworkLoop::NetworkLoop(bool callers_run_network, std::chrono::microseconds poll_before_sleep)
-    : callers_run_network_(callers_run_network),
+NetworkLoop::NetworkLoop(bool own_thread, bool callers_run_network,
+                         std::chrono::microseconds poll_before_sleep)
+    : own_thread_(own_thread),
+      callers_run_network_(callers_run_network),
       poll_before_sleep_(poll_before_sleep),
-      work_(boost::asio::make_work_guard(ioc_)),
-      thread_([this] { run_in_pool_thread(); }) {}
+      work_(boost::asio::make_work_guard(ioc_)) {
+  if (own_thread_) thread_ = std::thread([this] { run_in_pool_thread(); });
+}
+
+namespace {
+// Asio keeps the descriptor of its epoll set private, though a program that drives an io_context
+// from an event loop of its own must watch it. It is read through an explicit template
+// instantiation, which the language exempts from access checking ([temp.spec.general]).
+using Reactor = boost::asio::detail::reactor;
+template <class Member, Member Pointer, class Tag>
+struct Expose {
+  friend Member member_of(Tag) { return Pointer; }
+};
+struct EpollDescriptor {
+  friend int Reactor::*member_of(EpollDescriptor);
+};
+template struct Expose<int Reactor::*, &Reactor::epoll_fd_, EpollDescriptor>;
+}  // namespace
+
+int NetworkLoop::descriptor() {
+  return boost::asio::use_service<Reactor>(ioc_).*member_of(EpollDescriptor{});
+}
+
+void NetworkLoop::run_ready() {
+  if (Turn::Held held(turn_, Clock::now()); held && !ioc_.stopped()) ioc_.poll();
+}
 
 NetworkLoop::~NetworkLoop() {
   stop([] {});
 }
 
 void NetworkLoop::run_in_pool_thread() {
-  while (!ioc_.stopped()) {
+  while (!ioc_.stopped() && !stopping_.load()) {
     if (callers_run_network_ && callers_active()) {
       std::unique_lock lock(park_mu_);
       parked_.wait_for(lock, kCallerGrace);  // stop() notifies
@@ -106,6 +135,10 @@ bool NetworkLoop::run_until(const std::function<bool()>& done, Deadline deadline
 
 void NetworkLoop::stop(const std::function<void()>& last) {
   std::call_once(stopped_, [&] {
+    // The pool's thread lets go of the network at once (a handler that does nothing ends its
+    // wait for events) and does not take it again, so that the turn comes here without delay.
+    stopping_.store(true);
+    boost::asio::post(ioc_, [] {});
     {
       Turn::Held held(turn_, std::nullopt);  // nobody runs the network while it stops
       last();

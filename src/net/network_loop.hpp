@@ -25,8 +25,11 @@ class NetworkLoop {
   using Clock = std::chrono::steady_clock;
   using Deadline = std::optional<Clock::time_point>;  // none: no limit
 
-  /// Starts the pool's thread. See PoolConfig::callers_run_network and poll_before_sleep.
-  NetworkLoop(bool callers_run_network, std::chrono::microseconds poll_before_sleep);
+  /// Starts the pool's thread, unless `own_thread` is false: then the program drives the network
+  /// from its event loop (descriptor(), run_ready()). See PoolConfig::network_thread,
+  /// callers_run_network and poll_before_sleep.
+  NetworkLoop(bool own_thread, bool callers_run_network,
+              std::chrono::microseconds poll_before_sleep);
   /// Stops (see stop()) if that was not done.
   ~NetworkLoop();
   NetworkLoop(const NetworkLoop&) = delete;
@@ -56,6 +59,12 @@ class NetworkLoop {
       return result.wait_until(*until) == std::future_status::ready;
     });
   }
+
+  /// A descriptor that is readable while the network has work that is ready (Asio's epoll set:
+  /// sockets, timers and posted work), for an event loop to watch.
+  int descriptor();
+  /// Runs what is ready, without blocking; does nothing while another thread runs the network.
+  void run_ready();
 
   /// Stops the network for good: runs `last` while no thread runs it (closing what must not be
   /// touched concurrently), stops the io_context and joins the pool's thread. Handlers not run by
@@ -91,11 +100,13 @@ class NetworkLoop {
   void run_once();
   bool callers_active() const;
 
+  const bool own_thread_;
   const bool callers_run_network_;
   const std::chrono::microseconds poll_before_sleep_;
   boost::asio::io_context ioc_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   Turn turn_;
+  std::atomic<bool> stopping_{false};
   std::atomic<int> callers_waiting_{0};
   std::atomic<Clock::rep> caller_left_{0};  // when a waiting caller last returned
   std::mutex park_mu_;

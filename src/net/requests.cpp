@@ -119,6 +119,12 @@ Response handle(ServerState& s, const Request& req, const PeerRegistry::Sender& 
                   std::string("Message could not be decoded: ") + e.what());
   }
   const std::size_t size = body->size();
+  if (s.forward) {
+    s.peers.count_received(peer, size);
+    s.forward(peer, std::move(body));
+    log().info("Received message from {}", from.identity);
+    return answer(req, http::status::ok, "Message received");
+  }
   auto count = [&] { s.peers.count_received(peer, size); };
   switch (s.mailbox.offer(peer.name, *id, std::move(body), count, &arrival)) {
     case Mailbox::Outcome::duplicate:

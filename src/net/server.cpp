@@ -433,6 +433,9 @@ std::uint16_t Server::listen(const std::string& addr, std::uint16_t port) {
   tcp::endpoint endpoint(address, port);
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec && state_->config.reuse_port) {
+    acceptor.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
+  }
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
@@ -444,6 +447,10 @@ std::uint16_t Server::listen(const std::string& addr, std::uint16_t port) {
   asio::co_spawn(ioc_, accept_loop(state_, *acceptor_), asio::detached);
   log().info("Serving on {}:{}{}", addr, port_, state_->tls ? " with TLS" : "");
   return port_;
+}
+
+void Server::forward(std::function<void(const Peer&, Body)> sink) {
+  state_->forward = std::move(sink);
 }
 
 void Server::close() {

@@ -24,6 +24,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,6 +53,10 @@ class Server {
   std::uint16_t port() const noexcept { return port_; }
   /// Stops accepting. Call it while no thread runs the network (NetworkLoop::stop).
   void close();
+  /// Hands every valid message to `sink` (on the network thread, before the 200 is written)
+  /// instead of the mailbox, for a front-end that keeps its own buffer of arrivals. Call it before
+  /// listen().
+  void forward(std::function<void(const Peer&, Body)> sink);
 
   /// What the server saw of connections so far (read while no other thread runs the network,
   /// or for a glance: the counts are the network thread's).

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "net/body_buffers.hpp"
@@ -37,6 +38,8 @@ struct ServerState {
   LogLimiter refused_connections;
   LogLimiter refused_messages;
   LogLimiter accept_failures_log;
+  // When set, every valid message goes here instead of to the mailbox (see Server::forward).
+  std::function<void(const Peer&, Body)> forward;
   std::atomic<std::uint64_t> accept_failures{0};
 };
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The three-party secure sum with Python and C++ parties mixed, inputs 11, 22 and 9: every party
 # must print the sum 42.   secure_sum_mixed.sh PYTHON EXAMPLES_DIR LANGUAGES
-# LANGUAGES gives each party's language in order, e.g. "py py cpp" or "py cpp cpp".
+# LANGUAGES gives each party's language in order, e.g. "py py cpp" or "py cpp cpp"; "mpc" is a
+# Python party on the engine (python -m mpc_comm.run, the same unchanged program).
 # Exits 77 (skipped) when PYTHON cannot import tno.mpc.communication.
 set -u
 py=$1
@@ -16,6 +17,9 @@ pids=()
 for i in 2 0 1; do
   if [ "${langs[$i]}" = py ]; then
     timeout 60 "$py" "$here/secure_sum.py" "$i" "${inputs[$i]}" > "$out/$i.out" 2> "$out/$i.log" &
+  elif [ "${langs[$i]}" = mpc ]; then
+    timeout 60 "$py" -m mpc_comm.run "$here/secure_sum.py" "$i" "${inputs[$i]}" > "$out/$i.out" \
+      2> "$out/$i.log" &
   else
     timeout 60 "$dir/secure_sum" "$i" "${inputs[$i]}" > "$out/$i.out" 2> "$out/$i.log" &
   fi

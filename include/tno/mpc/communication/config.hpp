@@ -79,6 +79,9 @@ struct PoolConfig {
   /// to received messages. 0 (the default): a quarter of the machine's physical memory, and never
   /// less than max_body_bytes.
   std::size_t max_received_bytes = 0;
+  /// Sets SO_REUSEPORT on the server's socket, so that several servers may bind one port (the
+  /// reference's test fixtures ask for it). Default off.
+  bool reuse_port = false;
   /// Bounds on decoding received payloads (nesting depth, container sizes); see DecodeLimits.
   DecodeLimits decode_limits = {};
 
@@ -102,6 +105,12 @@ struct PoolConfig {
   /// served and asends go out while the application computes. Default on. Off: only the pool's
   /// thread runs the network, and callers sleep until it hands them their result.
   bool callers_run_network = true;
+  /// Whether the pool has a thread of its own that runs the network while no caller does.
+  /// Default on. Off, the program's event loop drives it instead: it watches
+  /// Pool::network_descriptor() and calls Pool::run_network() when that is readable, so that no
+  /// thread of the pool's runs at all (the Python package runs the engine so, inside asyncio's
+  /// loop). Off requires callers_run_network (blocking calls then run the network themselves).
+  bool network_thread = true;
   /// While the pool's own thread runs the network, it polls for this long before it sleeps in
   /// the kernel, so that the next message of a conversation does not wait for a thread to wake.
   /// It costs a core's time while it polls: worth it only with a spare core per party. Default 0
@@ -114,6 +123,13 @@ struct PoolConfig {
   /// 64 MiB of freed heap stays mapped. (Received bodies have memory of their own, kept at most
   /// 256 MiB and 2 s: docs/security.md.) Default on.
   bool retain_freed_memory = true;
+};
+
+/// What one send may set differently from the pool's settings (the reference's per-send
+/// `max_retries` and `timeout`); unset fields take PoolConfig's.
+struct SendOptions {
+  std::optional<int> max_retries;
+  std::optional<std::chrono::milliseconds> attempt_timeout;
 };
 
 }  // namespace tno::mpc::communication

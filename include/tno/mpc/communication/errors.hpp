@@ -76,6 +76,14 @@ class DeliveryError : public Error {
   using Error::Error;
 };
 
+/// A send (or ping) failed in the TLS handshake in a way that retrying cannot mend: a certificate
+/// was refused (theirs by us, or ours by them), or the peer does not speak TLS. The message says
+/// which, and what to check.
+class TlsError : public DeliveryError {
+ public:
+  using DeliveryError::DeliveryError;
+};
+
 /// A receive did not complete in the time it was given.
 class TimeoutError : public Error {
  public:

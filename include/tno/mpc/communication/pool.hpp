@@ -229,6 +229,13 @@ class Pool {
   /// blocking calls, it runs the network meanwhile (a bare get() waits for the pool's thread).
   void wait(std::future<void>&& sent);
 
+  /// For a program whose event loop drives the network (PoolConfig::network_thread off): a
+  /// descriptor that is readable whenever the network has work ready, to watch (poll, epoll,
+  /// asyncio's add_reader), and run_network() to call then and after each send. run_network()
+  /// runs what is ready and returns without blocking.
+  int network_descriptor();
+  void run_network();
+
  private:
   friend struct detail::PoolAccess;
   template <Decodable T>
@@ -245,7 +252,10 @@ class Pool {
   /// Starts delivering `message`; the future, or `done`, gets the outcome. `done` runs on the
   /// thread that runs the network, or on the thread that shuts the pool down.
   std::future<void> start_send(const std::string& peer, OutgoingMessage message);
-  void start_send(const std::string& peer, OutgoingMessage message, SendCallback done);
+  void start_send(const std::string& peer, OutgoingMessage message, SendCallback done,
+                  SendOptions options = {});
+  void forward_arrivals(std::function<void(const std::string&, Body)> sink);
+  void advertise_port(std::uint16_t port);
   /// Starts receiving the next message (or `id`) from `peer`; `done` runs at once, on this
   /// thread, when the message is stored, else on the thread that runs the network, or on the
   /// thread that shuts the pool down.
@@ -261,23 +271,35 @@ class Pool {
   bool wait_ready(const std::future<Body>& result, Deadline deadline);
 
   PoolConfig config_;
+  bool advertised_port_ = false;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
 namespace detail {
-/// What the coroutine interface (awaitable.hpp) needs of a Pool beyond its public API: the
-/// callback forms of sending and receiving.
+/// What front-ends need of a Pool beyond its public API: the callback forms of sending and
+/// receiving (the coroutine interface, awaitable.hpp), and, for front-ends that keep their own ids
+/// and buffer of arrivals (the Python package), sends of packed messages with their own options
+/// and every arrival handed over as it comes.
 struct PoolAccess {
   using Body = Pool::Body;
+  using ArrivalSink = std::function<void(const std::string& peer, Body body)>;
   static MessageId next_send_id(Pool& pool, const std::string& peer,
                                 const std::optional<MessageId>& id) {
     return pool.next_send_id(peer, id);
   }
   static void send(Pool& pool, const std::string& peer, OutgoingMessage message,
-                   Pool::SendCallback done) {
-    pool.start_send(peer, std::move(message), std::move(done));
+                   Pool::SendCallback done, SendOptions options = {}) {
+    pool.start_send(peer, std::move(message), std::move(done), options);
   }
+  /// Every valid message goes to `sink` (on the network thread, before its 200) instead of the
+  /// mailbox, so recv no longer sees any; call it before add_http_server.
+  static void forward_arrivals(Pool& pool, ArrivalSink sink) {
+    pool.forward_arrivals(std::move(sink));
+  }
+  /// The port this party names as its own in every request (the reference's `external_port`, for
+  /// a server behind port forwarding); by default the port it listens on.
+  static void advertise_port(Pool& pool, std::uint16_t port) { pool.advertise_port(port); }
   static void receive(Pool& pool, const std::string& peer, const std::optional<MessageId>& id,
                       Pool::ReceiveCallback done) {
     pool.start_receive(peer, id, std::move(done));

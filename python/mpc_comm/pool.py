@@ -1,0 +1,218 @@
+"""
+The reference's Pool on the engine. Every method the reference defines on top of its handlers
+(send, asend, broadcast, async_broadcast, recv, arecv, recv_all, arecv_all, update_msg_prefix)
+is the reference's own, inherited; what changes is where bytes go: into the engine, which
+serves, connects, retries and answers in C++ threads, and back to this loop through one queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import socket
+import warnings
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import ClientTimeout
+from tno.mpc.communication import pool as reference
+from tno.mpc.communication.serialization import Serialization
+
+from . import _engine
+from ._dispatch import dispatcher_for
+from .httphandlers import HTTPClient, HTTPServer
+
+logger = reference.logger  # the reference's logger, "tno.mpc.communication.pool"
+
+
+def _reuse_port_asked() -> bool:
+    """Whether aiohttp's TCPSite is patched to share ports, as the reference's fixtures do."""
+    site = aiohttp.web.TCPSite
+    return isinstance(site, functools.partial) and bool(site.keywords.get("reuse_port"))
+
+
+def _path(file: Path | str | None) -> str | None:
+    return None if file is None else str(file)
+
+
+class Pool(reference.Pool):
+    """tno.mpc.communication.Pool, served by the C++ engine. Construct and use it as the reference."""
+
+    def __init__(
+        self,
+        key: Path | str | None = None,
+        cert: Path | str | None = None,
+        ca_cert: Path | str | None = None,
+        timeout: ClientTimeout = ClientTimeout(total=300),
+        max_retries: int = -1,
+    ) -> None:
+        super().__init__(key, cert, ca_cert, timeout, max_retries)
+        self._engine: _engine.Engine | None = None
+        self._engine_id = 0
+        self._by_engine_name: dict[str, HTTPClient] = {}
+        self.dispatcher = dispatcher_for(self.loop)
+
+    @property
+    def engine(self) -> _engine.Engine:
+        if self._engine is None:
+            raise AttributeError("No HTTP Server initialized (yet).")
+        return self._engine
+
+    def add_http_server(
+        self,
+        port: int | None = None,
+        addr: str = "0.0.0.0",
+        external_port: int | None = None,
+    ) -> None:
+        ssl_ctx = self.create_ssl_context(self.key, self.cert, self.ca_cert, server=True)
+        port = self.get_port(ssl_ctx) if port is None else port
+        if external_port:
+            warnings.warn(
+                "The parameter 'external_port' is deprecated. The alternative is to identify "
+                "clients by their SSL/TLS certificate instead of by their IP (which can be "
+                "spoofed) and port (which may differ after port forwarding).",
+                DeprecationWarning,
+            )
+        reuse_port = _reuse_port_asked()
+        if self._engine is None:
+            self._engine_id = self.dispatcher.serve(self)
+            self._engine = _engine.Engine(
+                self.dispatcher.native,
+                self._engine_id,
+                _path(self.key),
+                _path(self.cert),
+                _path(self.ca_cert),
+                self.default_max_retries,
+                self.default_timeout.total if self.default_timeout else None,
+                reuse_port,
+            )
+            # The engine's network runs in this loop, whenever its descriptor says there is work.
+            self.loop.add_reader(self._engine.descriptor(), self._run_network)
+        port = self._engine.listen(port, addr)
+        if external_port:
+            self._engine.advertise_port(external_port)
+        self.http_server = HTTPServer(
+            self,
+            addr=addr,
+            port=port,
+            external_port=external_port,
+            ssl_ctx=ssl_ctx,
+            reuse_port=reuse_port,
+        )
+
+    def add_http_client(
+        self,
+        name: str,
+        addr: str,
+        port: int | None = None,
+        cert: Path | str | None = None,
+        **cert_kwargs: Any,
+    ) -> None:
+        ssl_ctx = self.create_ssl_context(self.key, self.cert, self.ca_cert)
+        port = self.get_port(ssl_ctx) if port is None else port
+        client = HTTPClient(self, addr, port, ssl_ctx)
+        if cert:
+            try:
+                import OpenSSL.crypto  # pylint: disable=import-outside-toplevel
+            except ImportError as exc:
+                raise ImportError(
+                    "Could not import the required dependencies for client identification "
+                    "through ssl/tls. Please install tno.mpc.communication[tls]."
+                ) from exc
+            with open(cert, "rb") as cert_handle:
+                client_cert = OpenSSL.crypto.load_certificate(
+                    cert_kwargs.get("type", OpenSSL.crypto.FILETYPE_PEM), cert_handle.read()
+                )
+            lookup = f"{client_cert.get_issuer().CN}:{client_cert.get_serial_number()}"
+        else:
+            lookup = f"{socket.gethostbyname(addr)}:{port}"
+        # A name added again replaces the earlier client, as in the reference; the engine knows
+        # each under a name of its own.
+        engine_name = name
+        while engine_name in self._by_engine_name:
+            engine_name = f"{name}#{len(self._by_engine_name)}"
+        self.engine.add_peer(engine_name, addr, port, _path(cert))
+        client.engine_name = engine_name
+        self._by_engine_name[engine_name] = client
+        self.pool_handlers[name] = client
+        self.handlers_lookup[lookup] = client
+
+    def _run_network(self) -> None:
+        if self.engine.run_network():
+            self.dispatcher.drain()
+
+    async def send(
+        self,
+        handler_name: str,
+        message: Any,
+        msg_id: str | None = None,
+        timeout: ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        # The reference's send, one coroutine shorter: pack and hand over here.
+        if timeout is None:
+            timeout = self.default_timeout
+        if max_retries is None:
+            max_retries = self.default_max_retries
+        handler = self._get_handler(handler_name)
+        await handler._send_message(  # pylint: disable=protected-access
+            message, msg_id, 1, timeout, max_retries
+        )
+
+    async def recv(
+        self, handler_name: str, msg_id: str | None = None, timeout: float | None = None
+    ) -> Any:
+        # The reference's recv, without wait_for when there is no timeout.
+        result = self._get_handler(handler_name).recv(msg_id)
+        if not asyncio.isfuture(result):
+            return result
+        if timeout is None:
+            return await result
+        await asyncio.wait_for(result, timeout=timeout)
+        return result.result()
+
+    def _arrived(self, engine_name: str, body: bytes) -> None:
+        """A message the engine received (on the loop's thread, in order)."""
+        client = self._by_engine_name.get(engine_name)
+        server = self.http_server
+        if client is None or server is None:
+            return
+        try:
+            msg_id, message = Serialization.unpack(
+                body, use_pickle=server.use_pickle, option=server.option, origin=client
+            )
+        except Exception:  # pylint: disable=broad-except
+            # The engine checked the message's structure before it answered 200; what cannot
+            # be turned into Python objects (an unregistered type, a failing deserializer) is
+            # logged, not lost in silence.
+            reference.logger.exception(
+                f"A message from {client.addr}:{client.port} could not be deserialized; it is dropped"
+            )
+            return
+        server.msg_recv_counter += 1
+        server.total_bytes_recv += len(body)
+        client._arrived(msg_id, message)  # pylint: disable=protected-access
+
+    async def shutdown(self) -> None:
+        total_bytes_sent = msg_send_counter = total_bytes_recv = msg_recv_counter = 0
+        if self._engine is not None:
+            # Sends under way get their few seconds (the shutdown runs the network meanwhile, in
+            # the executor's thread), and their completions reach this loop.
+            self.loop.remove_reader(self._engine.descriptor())
+            await self.loop.run_in_executor(None, self._engine.shutdown, 5.0)
+        if (server := self.http_server) is not None:
+            await server.shutdown()
+            msg_recv_counter = server.msg_recv_counter
+            total_bytes_recv = server.total_bytes_recv
+        for handler in self.pool_handlers.values():
+            await handler.shutdown()
+            total_bytes_sent += handler.total_bytes_sent
+            msg_send_counter += handler.msg_send_counter
+        self.pool_handlers = {}
+        self.handlers_lookup = {}
+        logger.info(
+            f"Pool shutdown.\nTotal bytes sent: {total_bytes_sent}\nTotal messages sent: "
+            f"{msg_send_counter}\nTotal bytes received: {total_bytes_recv}\nTotal messages "
+            f"received: {msg_recv_counter}"
+        )
