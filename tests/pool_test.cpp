@@ -7,6 +7,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -484,6 +486,45 @@ TEST(Pool, CallersInSeveralThreadsShareTheNetwork) {
     EXPECT_EQ(sums[1], kRounds * (kRounds - 1)) << callers_run_network;
   }
 }
+
+// Context switches of every thread of this process so far (voluntary and not), from /proc.
+std::uint64_t context_switches() {
+  std::uint64_t total = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream status(task.path() / "status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.find("ctxt_switches:") != std::string::npos) {
+        total += std::stoull(line.substr(line.find(':') + 1));
+      }
+    }
+  }
+  return total;
+}
+
+TEST(Pool, AnIdlePartySleeps) {
+  // Two parties with a connection between them and nothing to do: their threads sleep until
+  // there is work, whether nobody waits in a call or a caller waits for a message that does not
+  // come. (The pool's thread used to wake every 20 ms, and every 1 ms while a caller waited.)
+  testing::PoolGroup duo(2);
+  duo[0].send("local1", 1);
+  EXPECT_EQ(duo[1].recv<int>("local0"), 1);
+  std::this_thread::sleep_for(100ms);  // the pools' threads take the network back
+  auto before = context_switches();
+  std::this_thread::sleep_for(1s);
+  auto nobody_waits = context_switches() - before;
+  std::thread waiting([&] {
+    EXPECT_THROW(duo[1].recv<int>("local0", std::nullopt, 1500ms), TimeoutError);
+  });
+  std::this_thread::sleep_for(200ms);
+  before = context_switches();
+  std::this_thread::sleep_for(1s);
+  auto caller_waits = context_switches() - before;
+  waiting.join();
+  // A handful: this thread's own sleep, a caller's wait slice, a stray timer.
+  EXPECT_LT(nobody_waits, 20u);
+  EXPECT_LT(caller_waits, 20u);
+}
+
 
 TEST(Pool, PendingMessagesCompleteWhileTheirCallerWaitsOnThem) {
   testing::PoolGroup duo(2);

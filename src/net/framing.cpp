@@ -3,7 +3,9 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
+#include <boost/beast/http/write.hpp>
 
+#include <sstream>
 #include <string_view>
 #include <vector>
 
@@ -50,6 +52,19 @@ Response answer(const Request& req, http::status status, std::string text) {
   res.body() = std::move(text);
   res.prepare_payload();
   return res;
+}
+
+Response received(const Request& req) {
+  return answer(req, http::status::ok, "Message received");
+}
+
+std::string_view received_bytes() {
+  static const std::string bytes = [] {
+    std::ostringstream out;
+    out << received(Request{http::verb::post, "/", 11});
+    return std::move(out).str();
+  }();
+  return bytes;
 }
 
 Response refusal(http::status status, std::string text) {

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace tno::mpc::communication::net {
 
@@ -18,6 +19,11 @@ using Response = boost::beast::http::response<boost::beast::http::string_body>;
 
 /// An answer that keeps the connection open when the request allows (never after a 500).
 Response answer(const Request& req, boost::beast::http::status status, std::string text);
+/// 200 "Message received": a message was taken.
+Response received(const Request& req);
+/// The bytes of received() for a keep-alive HTTP/1.1 request, serialised once: what nearly
+/// every answer is.
+std::string_view received_bytes();
 /// An answer after which the connection is closed.
 Response refusal(boost::beast::http::status status, std::string text);
 

@@ -8,22 +8,34 @@
 namespace tno::mpc::communication::net {
 
 namespace {
-// How long a thread runs the network before it looks again whether another should.
-constexpr NetworkLoop::Clock::duration kSlice = std::chrono::milliseconds(20);
+// How long the pool's thread waits for a turn held by another before it looks again whether
+// callers run the network.
+constexpr NetworkLoop::Clock::duration kTurnWait = std::chrono::milliseconds(20);
+// How long a caller waits in the kernel at most before it looks at what it waits for again. Its
+// wait ends sooner with every event, and what it waits for is settled by a handler, so this only
+// bounds the damage of a future settled elsewhere (one wake-up a second while idle).
+constexpr NetworkLoop::Clock::duration kCallerSlice = std::chrono::seconds(1);
 // How long after a caller stopped waiting the pool's thread leaves the network to callers.
 constexpr NetworkLoop::Clock::duration kCallerGrace = std::chrono::milliseconds(1);
 }  // namespace
 
-NetworkLoop::Turn::Held::Held(Turn& turn, Deadline until) : turn_(turn) {
+NetworkLoop::Turn::Held::Held(Turn& turn, Deadline until, const std::function<bool()>& done,
+                              const std::function<void()>& nudge)
+    : turn_(turn) {
   std::unique_lock lock(turn_.mu_);
-  auto is_free = [&] { return !turn_.taken_; };
+  if (turn_.taken_ && nudge) {
+    lock.unlock();
+    nudge();
+    lock.lock();
+  }
+  auto is_free = [&] { return !turn_.taken_ || (done && done()); };
   if (until) {
-    held_ = turn_.freed_.wait_until(lock, *until, is_free);
+    turn_.freed_.wait_until(lock, *until, is_free);
   } else {
     turn_.freed_.wait(lock, is_free);
-    held_ = true;
   }
-  turn_.taken_ = held_;
+  held_ = !turn_.taken_;
+  turn_.taken_ = true;
 }
 
 NetworkLoop::Turn::Held::~Held() {
@@ -32,7 +44,8 @@ NetworkLoop::Turn::Held::~Held() {
     std::lock_guard lock(turn_.mu_);
     turn_.taken_ = false;
   }
-  turn_.freed_.notify_one();
+  // Every waiter looks: the one whose wait is done returns, one other takes the turn.
+  turn_.freed_.notify_all();
 }
 
 NetworkLoop::NetworkLoop(bool own_thread, bool callers_run_network,
@@ -71,36 +84,48 @@ NetworkLoop::~NetworkLoop() {
   stop([] {});
 }
 
+void NetworkLoop::nudge() {
+  boost::asio::post(ioc_, [] {});
+}
+
 void NetworkLoop::run_in_pool_thread() {
   while (!ioc_.stopped() && !stopping_.load()) {
-    if (callers_run_network_ && callers_active()) {
+    if (callers_run_network_ && callers_waiting_.load() > 0) {
+      // Asleep until the last caller leaves (run_until wakes it) or the loop stops.
       std::unique_lock lock(park_mu_);
-      parked_.wait_for(lock, kCallerGrace);  // stop() notifies
+      parked_deep_.store(true);
+      parked_.wait(lock, [&] { return callers_waiting_.load() == 0 || stopping_.load(); });
+      parked_deep_.store(false);
       continue;
     }
-    Turn::Held held(turn_, Clock::now() + kSlice);
-    if (!held || ioc_.stopped()) continue;
+    if (callers_run_network_ && caller_left_lately()) {
+      // A caller that just returned is likely to wait again soon: leave it the network a moment.
+      std::unique_lock lock(park_mu_);
+      parked_.wait_for(lock, kCallerGrace);
+      continue;
+    }
+    Turn::Held held(turn_, Clock::now() + kTurnWait);
+    if (!held || ioc_.stopped() || stopping_.load()) continue;
     run_once();
   }
 }
 
-// Handles what is ready, or waits up to kSlice for one event. With poll_before_sleep it keeps
-// polling that long before it sleeps in the kernel: waking a sleeping thread (and, on a virtual
-// machine, its idle core) costs tens of microseconds.
+// Handles one event, waiting in the kernel as long as it takes (a caller that wants the turn, and
+// stop(), post a handler to end the wait). With poll_before_sleep it keeps polling that long
+// before it sleeps: waking a sleeping thread (and, on a virtual machine, its idle core) costs tens
+// of microseconds.
 void NetworkLoop::run_once() {
-  if (poll_before_sleep_.count() <= 0) {
-    ioc_.run_one_for(kSlice);
-    return;
+  if (poll_before_sleep_.count() > 0) {
+    std::size_t handled = ioc_.poll();
+    const auto until = Clock::now() + poll_before_sleep_;
+    while (handled == 0 && !ioc_.stopped() && Clock::now() < until) handled = ioc_.poll();
+    if (handled > 0) return;
   }
-  std::size_t handled = ioc_.poll();
-  const auto until = Clock::now() + poll_before_sleep_;
-  while (handled == 0 && !ioc_.stopped() && Clock::now() < until) handled = ioc_.poll();
-  if (handled == 0 && !ioc_.stopped()) ioc_.run_one_for(kSlice);
+  if (!ioc_.stopped()) ioc_.run_one();
 }
 
-bool NetworkLoop::callers_active() const {
-  return callers_waiting_.load() > 0 ||
-         Clock::now() - Clock::time_point(Clock::duration(caller_left_.load())) < kCallerGrace;
+bool NetworkLoop::caller_left_lately() const {
+  return Clock::now() - Clock::time_point(Clock::duration(caller_left_.load())) < kCallerGrace;
 }
 
 bool NetworkLoop::run_until(const std::function<bool()>& done, Deadline deadline,
@@ -111,25 +136,33 @@ bool NetworkLoop::run_until(const std::function<bool()>& done, Deadline deadline
     NetworkLoop& loop;
     ~Leave() {
       loop.caller_left_.store(Clock::now().time_since_epoch().count());
-      --loop.callers_waiting_;
+      if (--loop.callers_waiting_ == 0 && loop.parked_deep_.load()) {
+        std::lock_guard lock(loop.park_mu_);
+        loop.parked_.notify_one();
+      }
     }
   } leave{*this};
+  // The pool's thread, if it holds the turn, lets go of it after this handler.
+  const std::function<void()> ask_for_turn = [this] { nudge(); };
   for (;;) {
     if (done()) return true;
-    auto now = Clock::now();
-    bool last = deadline && now >= *deadline;
-    Clock::duration slice = deadline ? std::min(kSlice, *deadline - now) : kSlice;
-    // Another thread runs the network now; it lets go after the event at hand (which may be the
-    // one this caller waits for).
-    if (Turn::Held held(turn_, now + (last ? Clock::duration(0) : slice)); held) {
+    // Stopping: the turn goes to stop(), which settles what is still waited for.
+    if (stopping_.load()) return wait_for_network_thread(deadline);
+    const bool last = deadline && Clock::now() >= *deadline;
+    // While another thread runs the network, this one waits for the turn or for done(): each
+    // holder lets go after every handler, which may be the one this caller waits for.
+    if (Turn::Held held(turn_, last ? Deadline(Clock::now()) : deadline, done, ask_for_turn);
+        held) {
       if (ioc_.stopped()) return wait_for_network_thread(deadline);  // stopped: all settled
+      if (done()) return true;
       if (last) {
         ioc_.poll();
       } else {
-        ioc_.run_one_for(slice);
+        const auto slice_end = Clock::now() + kCallerSlice;
+        ioc_.run_one_until(deadline ? std::min(*deadline, slice_end) : slice_end);
       }
     }
-    if (last) return done();
+    if (deadline && Clock::now() >= *deadline) return done();
   }
 }
 
@@ -138,14 +171,17 @@ void NetworkLoop::stop(const std::function<void()>& last) {
     // The pool's thread lets go of the network at once (a handler that does nothing ends its
     // wait for events) and does not take it again, so that the turn comes here without delay.
     stopping_.store(true);
-    boost::asio::post(ioc_, [] {});
+    nudge();
     {
       Turn::Held held(turn_, std::nullopt);  // nobody runs the network while it stops
       last();
       work_.reset();
       ioc_.stop();
     }
-    parked_.notify_all();
+    {
+      std::lock_guard lock(park_mu_);
+      parked_.notify_all();
+    }
     if (thread_.joinable()) thread_.join();
   });
 }

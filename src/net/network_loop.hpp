@@ -4,6 +4,11 @@
 // per hand-off; the pool's own thread runs it whenever no caller has waited for a moment, so that
 // messages are served and asends go out while the application computes. One thread at a time
 // holds the turn to run it; io-thread-only data belongs to the holder.
+//
+// Nobody wakes without a reason: the holder sleeps in the kernel until an event; a thread that
+// wants the turn while another holds it posts an empty handler, which ends the holder's wait; the
+// pool's thread sleeps while callers run the network and is woken when the last one leaves. An
+// idle pool costs no CPU.
 #pragma once
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -78,8 +83,11 @@ class NetworkLoop {
    public:
     class Held {
      public:
-      /// Holds the turn once it is free, or not at all if it is not free by `until` (none: wait).
-      Held(Turn& turn, Deadline until);
+      /// Holds the turn once it is free, or not at all if it is not free by `until` (none: no
+      /// limit) or `done()` holds first (checked whenever the turn is let go). `nudge` runs once
+      /// if the turn is held by another thread on entry.
+      Held(Turn& turn, Deadline until, const std::function<bool()>& done = {},
+           const std::function<void()>& nudge = {});
       ~Held();
       Held(const Held&) = delete;
       Held& operator=(const Held&) = delete;
@@ -98,7 +106,8 @@ class NetworkLoop {
 
   void run_in_pool_thread();
   void run_once();
-  bool callers_active() const;
+  bool caller_left_lately() const;
+  void nudge();
 
   const bool own_thread_;
   const bool callers_run_network_;
@@ -110,7 +119,8 @@ class NetworkLoop {
   std::atomic<int> callers_waiting_{0};
   std::atomic<Clock::rep> caller_left_{0};  // when a waiting caller last returned
   std::mutex park_mu_;
-  std::condition_variable parked_;  // the pool's thread, while callers run the network
+  std::condition_variable parked_;     // the pool's thread, while callers run the network
+  std::atomic<bool> parked_deep_{false};  // ...until the last caller leaves (who then wakes it)
   std::once_flag stopped_;
   std::thread thread_;  // last: it starts once everything above exists
 };

@@ -106,8 +106,9 @@ std::variant<PeerRegistry::Sender, Response> screen(ServerState& s, const Reques
   return *sender;
 }
 
-Response handle(ServerState& s, const Request& req, const PeerRegistry::Sender& from, Body body,
-                Mailbox::Arrival& arrival) {
+std::optional<Response> handle(ServerState& s, const Request& req,
+                               const PeerRegistry::Sender& from, Body body,
+                               Mailbox::Arrival& arrival) {
   const Peer& peer = *from.peer;
   std::optional<MessageId> id;
   try {
@@ -123,12 +124,12 @@ Response handle(ServerState& s, const Request& req, const PeerRegistry::Sender& 
     s.peers.count_received(peer, size);
     s.forward(peer, std::move(body));
     log().info("Received message from {}", from.identity);
-    return answer(req, http::status::ok, "Message received");
+    return std::nullopt;
   }
   auto count = [&] { s.peers.count_received(peer, size); };
   switch (s.mailbox.offer(peer.name, *id, std::move(body), count, &arrival)) {
     case Mailbox::Outcome::duplicate:
-      return answer(req, http::status::ok, "Message received");  // a resend: stored once
+      return std::nullopt;  // a resend: stored once
     case Mailbox::Outcome::conflict:
       log().error("Refused a second, different message from {} with id {}", peer.name,
                   id->to_string());
@@ -144,7 +145,7 @@ Response handle(ServerState& s, const Request& req, const PeerRegistry::Sender& 
       break;
   }
   log().info("Received message from {}", from.identity);
-  return answer(req, http::status::ok, "Message received");
+  return std::nullopt;
 }
 
 }  // namespace tno::mpc::communication::net

@@ -217,11 +217,20 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
                                      static_cast<std::size_t>(length.value_or(0)), arrival);
     }
     if (!got.body && !got.refusal) break;  // the connection broke
-    Response res = got.refusal ? std::move(*got.refusal)
-                               : handle(s, req, sender, std::move(got.body), arrival);
-    auto write_ec = co_await write_answer(stream, res, false);
+    std::optional<Response> res = std::move(got.refusal);
+    if (!res) res = handle(s, req, sender, std::move(got.body), arrival);
+    if (!res && req.version() == 11 && req.keep_alive()) {
+      // Taken, and the connection stays open: the same bytes for every message.
+      auto [write_ec, n] = co_await asio::async_write(stream, asio::buffer(received_bytes()),
+                                                      asio::as_tuple(asio::use_awaitable));
+      slot.busy(false);
+      if (write_ec) break;
+      continue;
+    }
+    if (!res) res = received(req);
+    auto write_ec = co_await write_answer(stream, *res, false);
     slot.busy(false);
-    if (write_ec || !res.keep_alive()) break;
+    if (write_ec || !res->keep_alive()) break;
   }
 }
 
