@@ -2,21 +2,26 @@
 # The benchmark suite of the performance goals, in one go: raw TCP and raw TLS baselines
 # (bench/raw_baseline), the library over the network between processes (mpc-comm bench against
 # mpc-comm echo), the message workloads (bench/bench_workloads), peak memory for a 1 GiB message,
-# and the Python package on the same workloads when it is installed. Every library figure is
-# given with its baseline from the same run and the ratio. Writes JSON and SVG plots.
+# instructions per round trip (callgrind), what an idle party costs, and the Python package on
+# the same workloads when it is installed. Every library figure is given with its baseline from
+# the same run and the ratio. Writes JSON and SVG plots.
 #
 #   bench/run_benchmarks.py --build BUILD_DIR [--python PY] [--out docs/bench] [--quick]
 #
 # BUILD_DIR needs tools/mpc-comm, bench/raw_baseline and bench/bench_workloads (configure with
-# -DMPC_COMM_BUILD_BENCHMARKS=ON, Release). Only the standard library is used.
+# -DMPC_COMM_BUILD_BENCHMARKS=ON, Release). Only the standard library is used; valgrind for the
+# instruction counts (skipped without it).
 #
-# Placement: the two parties of a network figure run on separate cores (taskset), as parties on
-# separate hosts would, for the baseline and the library alike. Left to the scheduler, a raw
-# ping-pong of two single-threaded processes is moved onto one core, where it takes 12 us
-# instead of 45-60 us (no cross-core wake-up); that figure is reported too ("unpinned").
+# Placement. Round trips are measured with both processes on one core, where nothing but the work
+# itself is timed: CPU per round trip (user + system time of both processes, from wait4) and the
+# median latency. On separate cores every hand-off is a cross-core wake-up (~16 us of CPU and
+# ~30 us of latency each on the 2-core VM this was written on), which hides the library's own
+# cost; that latency is reported beside, never alone. Streams run on separate cores.
 import argparse
+import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,29 +46,48 @@ def port_pair():
     return PORT, PORT + 1
 
 
-def on_core(core, pinned):
-    """The command prefix that runs a party on its own core (party 0 on core 0, party 1 on 1)."""
-    if not pinned or (os.cpu_count() or 1) < 2 or not shutil.which("taskset"):
+def on_core(core, placement):
+    """The command prefix that pins a party: "same" puts both on core 0, "separate" party 0 on
+    core 0 and party 1 on core 1, "unpinned" leaves them to the scheduler."""
+    if placement == "unpinned" or (os.cpu_count() or 1) < 2 or not shutil.which("taskset"):
         return []
-    return ["taskset", "-c", str(core)]
+    return ["taskset", "-c", "0" if placement == "same" else str(core)]
 
 
-def raw(build, mode, size, count, certs=None, pinned=True):
+def start(cmd, stdout=subprocess.PIPE):
+    return subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc, timeout=600):
+    """Waits for `proc`; returns its stdout, stderr and CPU seconds (user + system, from wait4)."""
+    out = proc.stdout.read() if proc.stdout else ""
+    err = proc.stderr.read() if proc.stderr else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{proc.args} exited with {proc.returncode}: {err.strip()[:300]}")
+    return out, err, usage.ru_utime + usage.ru_stime
+
+
+def raw(build, mode, size, count, certs=None, placement="separate"):
     server_port, _ = port_pair()
     tls = ["--tls", certs] if certs else []
     exe = os.path.join(build, "bench", "raw_baseline")
-    server = subprocess.Popen(on_core(1, pinned) + [exe, "server", str(server_port)] + tls)
+    server = start(on_core(1, placement) + [exe, "server", str(server_port)] + tls,
+                   stdout=subprocess.DEVNULL)
     time.sleep(0.2)
-    try:
-        out = run(on_core(0, pinned) + [exe, "client", f"127.0.0.1:{server_port}", mode, str(size),
-                                        str(count), "--json"] + tls)
-    finally:
-        server.wait(timeout=120)
-    return json_lines(out)[0]
+    client = start(on_core(0, placement) + [exe, "client", f"127.0.0.1:{server_port}", mode,
+                                            str(size), str(count), "--json"] + tls)
+    out, _, cpu_client = finish(client)
+    _, _, cpu_server = finish(server)
+    result = json_lines(out)[0]
+    result["cpu_s"] = cpu_client + cpu_server
+    result["cpu_per_message_us"] = result["cpu_s"] / count * 1e6
+    return result
 
 
 def library(build, size, count, one_way=False, inflight=1, certs=None, peak_memory=False,
-            thread_only=False, pinned=True):
+            placement="separate"):
     a, b = port_pair()
     tool = os.path.join(build, "tools", "mpc-comm")
     tls_a = tls_b = []
@@ -72,24 +96,109 @@ def library(build, size, count, one_way=False, inflight=1, certs=None, peak_memo
                  "--tls-ca", f"{certs}/ca-combined.crt"]
         tls_b = ["--tls-key", f"{certs}/party_1.pem", "--tls-cert", f"{certs}/party_1.crt",
                  "--tls-ca", f"{certs}/ca-combined.crt"]
-    if thread_only:  # the network on the pool's thread only (before callers ran it)
-        tls_a = tls_a + ["--network-thread-only"]
-        tls_b = tls_b + ["--network-thread-only"]
     timing = ["/usr/bin/time", "-f", "peak_rss_kb=%M"] if peak_memory else []
-    echo = subprocess.Popen(on_core(1, pinned) + timing + [tool, "echo", "--listen", f"127.0.0.1:{b}", "--peer",
-                                      f"bench=127.0.0.1:{a}", "--count", str(count)]
-                            + (["--sink"] if one_way else []) + tls_b,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    cmd = on_core(0, pinned) + timing + [tool, "bench", "--listen", f"127.0.0.1:{a}", "--peer", f"echo=127.0.0.1:{b}",
-                    "--size", str(size), "--count", str(count), "--inflight", str(inflight),
-                    "--json"] + (["--one-way"] if one_way else []) + tls_a
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    echo_err = echo.communicate(timeout=300)[1]
-    result = json_lines(done.stdout)[0]
+    echo = start(on_core(1, placement) + timing
+                 + [tool, "echo", "--listen", f"127.0.0.1:{b}", "--peer", f"bench=127.0.0.1:{a}",
+                    "--count", str(count)] + (["--sink"] if one_way else []) + tls_b,
+                 stdout=subprocess.DEVNULL)
+    bench = start(on_core(0, placement) + timing
+                  + [tool, "bench", "--listen", f"127.0.0.1:{a}", "--peer", f"echo=127.0.0.1:{b}",
+                     "--size", str(size), "--count", str(count), "--inflight", str(inflight),
+                     "--json"] + (["--one-way"] if one_way else []) + tls_a)
+    out, err, cpu_bench = finish(bench)
+    _, echo_err, cpu_echo = finish(echo)
+    result = json_lines(out)[0]
+    result["cpu_s"] = cpu_bench + cpu_echo
+    result["cpu_per_message_us"] = result["cpu_s"] / count * 1e6
     if peak_memory:
-        result["sender_peak_rss_mb"] = peak_kb(done.stderr) / 1024
+        result["sender_peak_rss_mb"] = peak_kb(err) / 1024
         result["receiver_peak_rss_mb"] = peak_kb(echo_err) / 1024
     return result
+
+
+def without_start_up(measure, count):
+    """`measure(count)`, with its CPU per message counted without start-up and shutdown: the CPU
+    of a run a tenth as long is subtracted (processes, pools, connections and TLS handshakes
+    cost milliseconds, which would flatter the cheaper side of a ratio)."""
+    short = max(10, count // 10)
+    full, brief = measure(count), measure(short)
+    full["cpu_per_message_us"] = (full["cpu_s"] - brief["cpu_s"]) / (count - short) * 1e6
+    return full
+
+
+def callgrind_instructions(cmds):
+    """Runs the commands at once under callgrind (the first is the server, given a head start);
+    returns the instructions (user space) each executed."""
+    outs, procs = [], []
+    for i, cmd in enumerate(cmds):
+        out = tempfile.mktemp(prefix="callgrind.")
+        outs.append(out)
+        procs.append(start(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"] + cmd,
+                           stdout=subprocess.DEVNULL))
+        if i == 0:
+            time.sleep(2)
+    counts = []
+    for proc, out in zip(procs, outs):
+        _, err, _ = finish(proc)
+        counts.append(int(re.search(r"Collected : (\d+)", err).group(1)))
+        os.unlink(out)
+    return counts
+
+
+def instructions_per_round_trip(build, size=64, counts=(200, 1200)):
+    """User-space instructions of both processes per round trip: the difference between two runs
+    of different lengths, so that start-up and shutdown cancel out. Deterministic up to a few
+    hundred instructions, unlike any timing on a shared machine."""
+    tool = os.path.join(build, "tools", "mpc-comm")
+    exe = os.path.join(build, "bench", "raw_baseline")
+
+    def lib(n):
+        a, b = port_pair()
+        return sum(callgrind_instructions([
+            [tool, "echo", "--listen", f"127.0.0.1:{b}", "--peer", f"bench=127.0.0.1:{a}",
+             "--count", str(n)],
+            [tool, "bench", "--listen", f"127.0.0.1:{a}", "--peer", f"echo=127.0.0.1:{b}",
+             "--size", str(size), "--count", str(n), "--json"]]))
+
+    def base(n):
+        port, _ = port_pair()
+        return sum(callgrind_instructions([
+            [exe, "server", str(port)],
+            [exe, "client", f"127.0.0.1:{port}", "pingpong", str(size), str(n), "--json"]]))
+
+    short, long = counts
+    return {"size": size,
+            "library": (lib(long) - lib(short)) / (long - short),
+            "raw_tcp": (base(long) - base(short)) / (long - short)}
+
+
+def idle_cost(build, seconds=3.0):
+    """CPU time and wake-ups (context switches of all its threads) per second of an `mpc-comm
+    echo` that has nothing to do."""
+    a, b = port_pair()
+    tool = os.path.join(build, "tools", "mpc-comm")
+    proc = subprocess.Popen([tool, "echo", "--listen", f"127.0.0.1:{b}", "--peer",
+                             f"x=127.0.0.1:{a}", "--count", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def sample():
+        switches = 0
+        for status in glob.glob(f"/proc/{proc.pid}/task/*/status"):
+            with open(status) as f:
+                switches += sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
+        with open(f"/proc/{proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return switches, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    try:
+        time.sleep(1.0)
+        s0, c0 = sample()
+        time.sleep(seconds)
+        s1, c1 = sample()
+    finally:
+        proc.kill()
+        proc.wait()
+    return {"wakeups_per_s": (s1 - s0) / seconds, "cpu_ms_per_s": (c1 - c0) * 1000 / seconds}
 
 
 def best_of(runs, key, measure):
@@ -161,6 +270,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
     ap.add_argument("--python", help="a Python with tno.mpc.communication, for scale")
+    ap.add_argument("--python-package", help="a Python with tno.mpc.communication and mpc_comm: "
+                    "the reference and the engine side by side (bench/python_parties.py)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "bench"))
     ap.add_argument("--quick", action="store_true", help="small counts (CI)")
     args = ap.parse_args()
@@ -171,34 +282,47 @@ def main():
     report = {"machine": run(["uname", "-srm"]).strip(), "cores": os.cpu_count(),
               "round_trip": [], "one_way": [], "workloads": [], "memory": {}, "python": []}
 
+    report["instructions"] = None
+    if shutil.which("valgrind"):
+        report["instructions"] = instructions_per_round_trip(args.build)
+        i = report["instructions"]
+        print(f"instructions per 64 B round trip (callgrind, both processes, user space): "
+              f"library {i['library']:,.0f}, raw TCP {i['raw_tcp']:,.0f}", flush=True)
+    else:
+        print("instructions per round trip: valgrind not installed, not measured")
+    report["idle"] = idle_cost(args.build)
+    print(f"an idle party (mpc-comm echo): {report['idle']['cpu_ms_per_s']:.1f} ms of CPU and "
+          f"{report['idle']['wakeups_per_s']:.1f} wake-ups per second", flush=True)
+
     rt_sizes = [64, 1024, 65536, 1 << 20]
     rt_counts = {64: 5000, 1024: 5000, 65536: 2000, 1 << 20: 500}
     for size in rt_sizes:
         n = max(50, rt_counts[size] // q)
-        k = "rtt_median_us"
         row = {"size": size}
-        row["library"], row["raw_tcp"] = paired(
-            3, k, lambda: library(args.build, size, n), lambda: raw(args.build, "pingpong", size, n))
-        row["library_tls"], row["raw_tls"] = paired(
-            3, k, lambda: library(args.build, size, n, certs=certs),
-            lambda: raw(args.build, "pingpong", size, n, certs))
-        row["library_thread_only"] = best_of(3, k, lambda: library(args.build, size, n,
-                                                                   thread_only=True))
-        row["library_unpinned"], row["raw_tcp_unpinned"] = paired(
-            3, k, lambda: library(args.build, size, n, pinned=False),
-            lambda: raw(args.build, "pingpong", size, n, pinned=False))
-        us = {name: r["rtt_median_us"] for name, r in row.items() if isinstance(r, dict)}
-        row["ratio_tcp"] = us["library"] / us["raw_tcp"]
-        row["ratio_tls"] = us["library_tls"] / us["raw_tls"]
-        row["ratio_thread_only"] = us["library_thread_only"] / us["raw_tcp"]
-        row["ratio_unpinned"] = us["library_unpinned"] / us["raw_tcp_unpinned"]
+        for tls, (lib_key, raw_key) in ((None, ("library", "raw_tcp")),
+                                        (certs, ("library_tls", "raw_tls"))):
+            mode = "pingpong"
+            row[lib_key], row[raw_key] = paired(
+                3, "cpu_per_message_us",
+                lambda: without_start_up(
+                    lambda c: library(args.build, size, c, certs=tls, placement="same"), n),
+                lambda: without_start_up(
+                    lambda c: raw(args.build, mode, size, c, tls, placement="same"), n))
+            row[lib_key + "_separate"], row[raw_key + "_separate"] = paired(
+                3, "rtt_median_us",
+                lambda: library(args.build, size, n, certs=tls, placement="separate"),
+                lambda: raw(args.build, mode, size, n, tls, placement="separate"))
+        cpu = {k: r["cpu_per_message_us"] for k, r in row.items() if isinstance(r, dict)}
+        p50 = {k: r["rtt_median_us"] for k, r in row.items() if isinstance(r, dict)}
+        row["cpu_ratio_tcp"] = cpu["library"] / cpu["raw_tcp"]
+        row["cpu_ratio_tls"] = cpu["library_tls"] / cpu["raw_tls"]
         report["round_trip"].append(row)
-        print(f"round trip {size:>8} B: library {us['library']:8.1f} us "
-              f"(raw TCP {us['raw_tcp']:7.1f}, x{row['ratio_tcp']:.2f}); "
-              f"TLS {us['library_tls']:8.1f} us (raw TLS {us['raw_tls']:7.1f}, "
-              f"x{row['ratio_tls']:.2f}); network thread only {us['library_thread_only']:.1f} us "
-              f"(x{row['ratio_thread_only']:.2f}); unpinned {us['library_unpinned']:.1f} us "
-              f"(raw {us['raw_tcp_unpinned']:.1f}, x{row['ratio_unpinned']:.2f})", flush=True)
+        print(f"round trip {size:>8} B, one core: CPU {cpu['library']:8.1f} us "
+              f"(raw TCP {cpu['raw_tcp']:7.1f}, x{row['cpu_ratio_tcp']:.2f}), p50 "
+              f"{p50['library']:7.1f} us (raw {p50['raw_tcp']:6.1f}); separate cores: p50 "
+              f"{p50['library_separate']:7.1f} us (raw {p50['raw_tcp_separate']:6.1f}); TLS one "
+              f"core: CPU {cpu['library_tls']:8.1f} us (raw TLS {cpu['raw_tls']:7.1f}, "
+              f"x{row['cpu_ratio_tls']:.2f})", flush=True)
 
     ow_sizes = [65536, 1 << 20, 64 << 20]
     total = (1 << 30) // q
@@ -222,6 +346,18 @@ def main():
               f"({row['fraction_tls']:.0%} of raw TLS {row['raw_tls']['payload_mb_per_s']:.0f})",
               flush=True)
 
+    n = max(2000, 100000 // q)
+    row = {"size": 64, "inflight": 32}
+    row["library"], row["raw_tcp"] = paired(
+        3, "messages_per_s",
+        lambda: without_start_up(
+            lambda c: library(args.build, 64, c, one_way=True, inflight=32), n),
+        lambda: raw(args.build, "stream", 64, n))
+    report["small_one_way"] = row
+    print(f"one-way 64 B, 32 in flight: library {row['library']['messages_per_s']:,.0f} "
+          f"messages/s, CPU {row['library']['cpu_per_message_us']:.1f} us each (raw TCP, one "
+          f"write each: {row['raw_tcp']['messages_per_s']:,.0f}/s)", flush=True)
+
     scale = ["--scale", "0.1"] if args.quick else []
     report["workloads"] = json_lines(run([os.path.join(args.build, "bench", "bench_workloads")]
                                          + scale))
@@ -229,11 +365,15 @@ def main():
         print("workload", json.dumps(w), flush=True)
 
     if not args.quick:
-        m = library(args.build, 1 << 30, 1, one_way=True, peak_memory=True)
+        m, base = paired(3, "payload_mb_per_s",
+                         lambda: library(args.build, 1 << 30, 2, one_way=True, peak_memory=True),
+                         lambda: raw(args.build, "stream", 1 << 30, 2))
         report["memory"] = {"payload_bytes": 1 << 30,
+                            "library_mb_per_s": m["payload_mb_per_s"],
+                            "raw_tcp_mb_per_s": base["payload_mb_per_s"],
                             "sender_peak_rss_mb": m["sender_peak_rss_mb"],
                             "receiver_peak_rss_mb": m["receiver_peak_rss_mb"]}
-        print("1 GiB message, peak resident memory:", report["memory"], flush=True)
+        print("1 GiB messages:", report["memory"], flush=True)
 
     if args.python:
         try:
@@ -244,21 +384,28 @@ def main():
                 print("python", json.dumps(p), flush=True)
         except subprocess.CalledProcessError as e:
             print("python: not run:", e.stderr.strip()[:200])
+    if args.python_package:
+        # Two Python processes written against the reference's API, on the reference and on the
+        # engine (mpc_comm), alternated in the same run.
+        out = run([sys.executable, os.path.join(ROOT, "bench", "python_parties.py"), "--python",
+                   args.python_package] + (["--scale", "0.1"] if args.quick else []))
+        report["python_package"] = json_lines(out)
+        for p in report["python_package"]:
+            print("python package", json.dumps(p), flush=True)
 
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(report, f, indent=1)
     labels = ["64 B", "1 KiB", "64 KiB", "1 MiB"]
-    py_rtt = {p["size"]: p["rtt_median_us"] for p in report["python"]
-              if p["workload"] == "round_trip"}
-    series = {"library": [r["library"]["rtt_median_us"] for r in report["round_trip"]],
-              "raw TCP": [r["raw_tcp"]["rtt_median_us"] for r in report["round_trip"]],
-              "library, network thread only": [r["library_thread_only"]["rtt_median_us"]
-                                               for r in report["round_trip"]],
-              "library, TLS": [r["library_tls"]["rtt_median_us"] for r in report["round_trip"]],
-              "raw TLS": [r["raw_tls"]["rtt_median_us"] for r in report["round_trip"]]}
-    if py_rtt:
-        series["Python package"] = [py_rtt.get(s) for s in rt_sizes]
-    svg_plot(os.path.join(args.out, "round_trip.svg"), "Round trip, median (lower is better)",
+    series = {"library, one core": [r["library"]["cpu_per_message_us"]
+                                    for r in report["round_trip"]],
+              "raw TCP, one core": [r["raw_tcp"]["cpu_per_message_us"]
+                                    for r in report["round_trip"]],
+              "library, TLS, one core": [r["library_tls"]["cpu_per_message_us"]
+                                         for r in report["round_trip"]],
+              "raw TLS, one core": [r["raw_tls"]["cpu_per_message_us"]
+                                    for r in report["round_trip"]]}
+    svg_plot(os.path.join(args.out, "round_trip.svg"),
+             "Round trip: CPU of both parties on one core (lower is better)",
              "microseconds", labels, series)
     py_ow = {p["size"]: p["payload_mb_per_s"] for p in report["python"]
              if p["workload"] == "one_way"}

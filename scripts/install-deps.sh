@@ -4,7 +4,8 @@
 # Why these packages: Boost 1.81 (not the default 1.74) for Asio/Beast; msgpuck for msgpack
 # because Debian's libmsgpack-cxx-dev drags in Boost 1.74 and conflicts with 1.81; nlohmann-json
 # for the CLI's neutral JSON form; clang 14 and its runtime only for the libFuzzer targets (fuzz/);
-# python3-venv and python3-dev for the Python package (pip install .).
+# python3-venv and python3-dev for the Python package (pip install .); valgrind for the
+# benchmarks' instruction counts (callgrind).
 # Run as root (or with sudo available).
 set -euo pipefail
 
@@ -16,6 +17,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format python3 python3-venv python3-dev
   clang-14 libclang-rt-14-dev
+  valgrind
 )
 
 sudo_cmd=()
