@@ -2,7 +2,7 @@
 // pools on 127.0.0.1 (two pools in this process, each with its own network thread; sixteen for
 // the all-to-all). Prints one JSON object per workload; bench/run_benchmarks.py collects them.
 //
-//   bench_workloads [asend_ints|bigint_lists|float_vectors|all_to_all] [--scale F]
+//   bench_workloads [asend_ints|bigint_lists|float_vectors|all_to_all|idle_shutdown] [--scale F]
 //
 // --scale multiplies the message counts (CI runs a small fraction).
 #include <gmpxx.h>
@@ -119,6 +119,35 @@ void all_to_all(int rounds) {
       n, rounds, s, s * 1e3 / rounds);
 }
 
+// 64 parties do one all-to-all round, sit idle for half a second, and are shut down one after
+// the other: how long each shutdown takes (an idle pool has nothing to wait for).
+void idle_shutdown() {
+  const std::size_t n = 64;
+  mpc::testing::PoolGroup group(n);
+  std::vector<std::thread> parties;
+  for (std::size_t p = 0; p < n; ++p) {
+    parties.emplace_back([&, p] {
+      group[p].broadcast(1);
+      group[p].recv_all<int>();
+    });
+  }
+  for (auto& t : parties) t.join();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::vector<double> ms;
+  for (std::size_t p = 0; p < n; ++p) {
+    auto start = Clock::now();
+    group[p].shutdown();
+    ms.push_back(seconds_since(start) * 1e3);
+  }
+  std::sort(ms.begin(), ms.end());
+  double total = 0;
+  for (double m : ms) total += m;
+  std::printf(
+      "{\"workload\": \"idle_shutdown\", \"parties\": %zu, \"total_ms\": %.2f, "
+      "\"median_ms\": %.3f, \"max_ms\": %.3f}\n",
+      n, total, ms[n / 2], ms.back());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -133,5 +162,6 @@ int main(int argc, char** argv) {
   if (only.empty() || only == "bigint_lists") bigint_lists(n(1'000));
   if (only.empty() || only == "float_vectors") float_vectors(n(30));
   if (only.empty() || only == "all_to_all") all_to_all(n(100));
+  if (only.empty() || only == "idle_shutdown") idle_shutdown();
   return 0;
 }

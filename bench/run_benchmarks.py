@@ -266,6 +266,25 @@ def svg_plot(path, title, ylabel, xs, series, log_y=True):
         f.write("\n".join(out))
 
 
+def plot_python_package(rows, out):
+    """The engine's speed as a multiple of the reference's, per workload of python_parties.py."""
+    names, ratios = [], []
+    for row in rows:
+        ref, eng = row["reference"], row["engine"]
+        if row["workload"] == "round_trip":
+            names.append("64 B RT CPU, " + ("1 core" if row["cores"] == "same" else "2 cores"))
+            ratios.append(ref["cpu_per_rtt_us"] / eng["cpu_per_rtt_us"])
+        elif row["workload"] == "asend":
+            names.append("asend ints")
+            ratios.append(eng["messages_per_s"] / ref["messages_per_s"])
+        else:
+            names.append("64 MiB one-way")
+            ratios.append(eng["mb_per_s"] / ref["mb_per_s"])
+    svg_plot(os.path.join(out, "python_package.svg"),
+             "Python on the engine: x the reference (higher is better)", "x the reference", names,
+             {"mpc_comm (engine)": ratios, "tno.mpc.communication": [1.0] * len(ratios)})
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
@@ -417,6 +436,8 @@ def main():
         series["Python package"] = [py_ow.get(s) for s in ow_sizes]
     svg_plot(os.path.join(args.out, "throughput.svg"), "One-way throughput (higher is better)",
              "MB/s of payload", ["64 KiB", "1 MiB", "64 MiB"], series)
+    if report.get("python_package"):
+        plot_python_package(report["python_package"], args.out)
     print("wrote", os.path.join(args.out, "results.json"), "and the plots")
 
 

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <mutex>
 
 #include "net/body_buffers.hpp"
@@ -68,6 +70,53 @@ std::pair<std::future<void>, net::SendCompletion> future_send() {
             }
           }};
 }
+
+// The outcome of the send or receive of one blocking call, which its caller waits for. Cheaper
+// than a std::promise, whose every fulfilment makes a system call (a futex wake in pthread_once,
+// waiter or not): a caller that runs the network itself sees the flag set by a handler it ran,
+// and only a caller that sleeps meanwhile is woken through the condition variable.
+template <class T>
+class Settled {
+ public:
+  void set(std::exception_ptr error, T value) {
+    {
+      std::lock_guard lock(mu_);
+      error_ = std::move(error);
+      value_ = std::move(value);
+      done_.store(true, std::memory_order_release);
+      if (sleepers_ == 0) return;
+    }
+    settled_.notify_all();
+  }
+  bool done() const noexcept { return done_.load(std::memory_order_acquire); }
+  /// Sleeps until settled or `until` (none: no limit); true when settled.
+  bool wait_until(std::optional<std::chrono::steady_clock::time_point> until) {
+    std::unique_lock lock(mu_);
+    ++sleepers_;
+    auto is_done = [&] { return done(); };
+    bool settled = true;
+    if (until) {
+      settled = settled_.wait_until(lock, *until, is_done);
+    } else {
+      settled_.wait(lock, is_done);
+    }
+    --sleepers_;
+    return settled;
+  }
+  /// The value, or the failure rethrown; once settled.
+  T take() {
+    if (error_) std::rethrow_exception(error_);
+    return std::move(value_);
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable settled_;
+  int sleepers_ = 0;
+  std::atomic<bool> done_{false};
+  std::exception_ptr error_;
+  T value_{};
+};
 
 // The completion of a receive that fulfils a promise, and the promise's future.
 std::pair<std::future<net::Body>, net::ReceiveCompletion> future_receive() {
@@ -219,15 +268,31 @@ Pool::Body Pool::receive(const std::string& peer, const std::optional<MessageId>
                          std::optional<std::chrono::milliseconds> timeout) {
   // The id is kept: a receive that times out withdraws its wait under it.
   MessageId wire_id = impl_->peers.next_receive_id(peer, id);
-  auto [result, done] = future_receive();
-  impl_->mailbox.take_or_wait(peer, wire_id, std::move(done));
+  auto result = std::make_shared<Settled<Body>>();
+  impl_->mailbox.take_or_wait(peer, wire_id, [result](std::exception_ptr error, Body body) {
+    result->set(std::move(error), std::move(body));
+  });
   Deadline deadline;
   if (timeout) deadline = std::chrono::steady_clock::now() + *timeout;
-  if (!impl_->loop.wait(result, deadline) && impl_->mailbox.withdraw(peer, wire_id)) {
-    throw TimeoutError("no message from '" + peer + "' with id " + wire_id.to_string() +
-                       " within " + std::to_string(timeout->count()) + " ms");
+  const bool settled = impl_->loop.run_until([&] { return result->done(); }, deadline,
+                                             [&](Deadline until) { return result->wait_until(until); });
+  if (!settled) {
+    if (impl_->mailbox.withdraw(peer, wire_id)) {
+      throw TimeoutError("no message from '" + peer + "' with id " + wire_id.to_string() +
+                         " within " + std::to_string(timeout->count()) + " ms");
+    }
+    result->wait_until(std::nullopt);  // it arrived just now: its completion is under way
   }
-  return result.get();
+  return result->take();
+}
+
+void Pool::deliver(const std::string& peer, OutgoingMessage message) {
+  auto result = std::make_shared<Settled<bool>>();
+  start_send(peer, std::move(message),
+             [result](std::exception_ptr error) { result->set(std::move(error), true); });
+  impl_->loop.run_until([&] { return result->done(); }, std::nullopt,
+                        [&](Deadline until) { return result->wait_until(until); });
+  result->take();
 }
 
 void Pool::update_msg_prefix(std::string prefix) {

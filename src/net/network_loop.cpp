@@ -94,8 +94,16 @@ void NetworkLoop::run_in_pool_thread() {
       // Asleep until the last caller leaves (run_until wakes it) or the loop stops.
       std::unique_lock lock(park_mu_);
       parked_deep_.store(true);
-      parked_.wait(lock, [&] { return callers_waiting_.load() == 0 || stopping_.load(); });
-      parked_deep_.store(false);
+      if (callers_waiting_.load() == 0) {
+        parked_deep_.store(false);  // the last caller left meanwhile
+      } else {
+        // The last caller to leave takes the flag down and wakes this thread: once per park.
+        parked_.wait(lock, [&] { return !parked_deep_.load() || stopping_.load(); });
+      }
+      // Callers that come and go (a conversation: send, receive, send...) would otherwise wake
+      // this thread at every return: after a wake it sleeps a grace period before it parks again,
+      // so it wakes at most once per grace period, and not at all while the party is idle.
+      if (!stopping_.load()) parked_.wait_for(lock, kCallerGrace);
       continue;
     }
     if (callers_run_network_ && caller_left_lately()) {
@@ -136,8 +144,8 @@ bool NetworkLoop::run_until(const std::function<bool()>& done, Deadline deadline
     NetworkLoop& loop;
     ~Leave() {
       loop.caller_left_.store(Clock::now().time_since_epoch().count());
-      if (--loop.callers_waiting_ == 0 && loop.parked_deep_.load()) {
-        std::lock_guard lock(loop.park_mu_);
+      if (--loop.callers_waiting_ == 0 && loop.parked_deep_.exchange(false)) {
+        { std::lock_guard lock(loop.park_mu_); }  // the pool's thread waits now, or sees the flag
         loop.parked_.notify_one();
       }
     }

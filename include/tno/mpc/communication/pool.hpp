@@ -122,12 +122,16 @@ class Pool {
       if (object.size() >= kSendInPlaceBytes) {
         std::string name(peer);
         std::span<const std::byte> bytes(object.data(), object.size());
-        wait(start_send(name, message_around_bytes(bytes, nullptr, next_send_id(name, id),
-                                                   config_.wire_format)));
+        deliver(name, message_around_bytes(bytes, nullptr, next_send_id(name, id),
+                                           config_.wire_format));
         return;
       }
     }
-    wait(asend(peer, object, std::move(id)));
+    std::string name(peer);
+    ByteBuffer body;
+    pack_message(body, object, next_send_id(name, id), SerializationContext{"", name},
+                 config_.wire_format);
+    deliver(name, outgoing(std::move(body)));
   }
   /// Queues `object` for `peer` and returns at once (the id is taken now); the future completes
   /// as send() returns or throws.
@@ -254,6 +258,9 @@ class Pool {
   std::future<void> start_send(const std::string& peer, OutgoingMessage message);
   void start_send(const std::string& peer, OutgoingMessage message, SendCallback done,
                   SendOptions options = {});
+  /// Sends `message` and returns once it is delivered, running the network meanwhile when
+  /// callers do; throws its failure.
+  void deliver(const std::string& peer, OutgoingMessage message);
   void forward_arrivals(std::function<void(const std::string&, Body)> sink);
   void advertise_port(std::uint16_t port);
   /// Starts receiving the next message (or `id`) from `peer`; `done` runs at once, on this
