@@ -6,8 +6,9 @@
 //
 // pingpong: COUNT times, the client writes SIZE bytes and reads them back (one in flight);
 // stream: the client writes COUNT blocks of SIZE bytes, the server reads them as a plain
-// streaming loop does (64 KiB reads into one buffer) and answers one byte. TLS uses party_0 (client) and party_1 (server) of scripts/make-test-certs.sh, mutual.
-// The server serves one client and exits. TCP_NODELAY on both sides, as the pool sets it.
+// streaming loop does (64 KiB reads into one buffer) and answers one byte. TLS uses party_0
+// (client) and party_1 (server) of scripts/make-test-certs.sh, mutual. The server serves one client
+// and exits. TCP_NODELAY on both sides, as the pool sets it.
 #include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>

@@ -274,8 +274,9 @@ Pool::Body Pool::receive(const std::string& peer, const std::optional<MessageId>
   });
   Deadline deadline;
   if (timeout) deadline = std::chrono::steady_clock::now() + *timeout;
-  const bool settled = impl_->loop.run_until([&] { return result->done(); }, deadline,
-                                             [&](Deadline until) { return result->wait_until(until); });
+  const bool settled =
+      impl_->loop.run_until([&] { return result->done(); }, deadline,
+                            [&](Deadline until) { return result->wait_until(until); });
   if (!settled) {
     if (impl_->mailbox.withdraw(peer, wire_id)) {
       throw TimeoutError("no message from '" + peer + "' with id " + wire_id.to_string() +

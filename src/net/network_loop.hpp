@@ -119,7 +119,7 @@ class NetworkLoop {
   std::atomic<int> callers_waiting_{0};
   std::atomic<Clock::rep> caller_left_{0};  // when a waiting caller last returned
   std::mutex park_mu_;
-  std::condition_variable parked_;     // the pool's thread, while callers run the network
+  std::condition_variable parked_;        // the pool's thread, while callers run the network
   std::atomic<bool> parked_deep_{false};  // ...until the last caller leaves (who then wakes it)
   std::once_flag stopped_;
   std::thread thread_;  // last: it starts once everything above exists

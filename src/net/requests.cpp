@@ -106,9 +106,8 @@ std::variant<PeerRegistry::Sender, Response> screen(ServerState& s, const Reques
   return *sender;
 }
 
-std::optional<Response> handle(ServerState& s, const Request& req,
-                               const PeerRegistry::Sender& from, Body body,
-                               Mailbox::Arrival& arrival) {
+std::optional<Response> handle(ServerState& s, const Request& req, const PeerRegistry::Sender& from,
+                               Body body, Mailbox::Arrival& arrival) {
   const Peer& peer = *from.peer;
   std::optional<MessageId> id;
   try {

@@ -26,9 +26,8 @@ std::variant<PeerRegistry::Sender, Response> screen(ServerState& s, const Reques
 /// A screened request with its whole body: validated, then offered to the mailbox (which ends
 /// `arrival`). The answer: none when the message was taken (then 200 "Message received", see
 /// received()), else 409, 500 or 503.
-std::optional<Response> handle(ServerState& s, const Request& req,
-                               const PeerRegistry::Sender& from, Body body,
-                               Mailbox::Arrival& arrival);
+std::optional<Response> handle(ServerState& s, const Request& req, const PeerRegistry::Sender& from,
+                               Body body, Mailbox::Arrival& arrival);
 
 /// 503: no room now for a message of `body_bytes` from `peer` (the sender retries).
 Response no_room(ServerState& s, const Request& req, const Peer& peer, std::uint64_t body_bytes);

@@ -122,8 +122,8 @@ class Pool {
       if (object.size() >= kSendInPlaceBytes) {
         std::string name(peer);
         std::span<const std::byte> bytes(object.data(), object.size());
-        deliver(name, message_around_bytes(bytes, nullptr, next_send_id(name, id),
-                                           config_.wire_format));
+        deliver(name,
+                message_around_bytes(bytes, nullptr, next_send_id(name, id), config_.wire_format));
         return;
       }
     }
