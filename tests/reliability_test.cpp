@@ -397,5 +397,25 @@ TEST(Reliability, AStalledPeerFailsAnAttemptAfterAnswerTimeoutAndFailuresAreLogg
       << lines;
 }
 
+TEST(Reliability, UndecodableMessagesAreAnsweredEachButLoggedRarely) {
+  // A known peer that sends garbage in a loop: every message gets its 500, the log a line or two.
+  CapturedLog log;
+  testing::PoolGroup duo(2, quick_config());
+  constexpr int kMessages = 50;
+  for (int i = 0; i < kMessages; ++i) {
+    RawConnection c(duo[1].port());
+    c.send(test::post_request(duo[0].port(), "\xc1", /*keep_alive=*/false));
+    EXPECT_EQ(c.read_response().first, 500);
+  }
+  const std::string lines = log.text();
+  std::size_t logged = 0;
+  for (auto at = lines.find("Refused undecodable message"); at != std::string::npos;
+       at = lines.find("Refused undecodable message", at + 1)) {
+    ++logged;
+  }
+  EXPECT_GE(logged, 1u) << lines;
+  EXPECT_LE(logged, 3u) << lines;  // one per 5 s, however long this loop takes
+}
+
 }  // namespace
 }  // namespace tno::mpc::communication

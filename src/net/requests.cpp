@@ -114,7 +114,11 @@ std::optional<Response> handle(ServerState& s, const Request& req, const PeerReg
     // One validating pass over the payload: its structure, not its values (decoded in recv).
     id = validate_message(body->bytes(), s.config.decode_limits, s.config.wire_format);
   } catch (const SerializationError& e) {
-    log().warn("Refused undecodable message from {}: {}", peer.name, e.what());
+    // A peer that sends garbage in a loop must not fill the log: one line per few seconds.
+    if (auto held_back = s.refused_messages.allow()) {
+      log().warn("Refused undecodable message from {}: {}{}", peer.name, e.what(),
+                 held_back_note(*held_back));
+    }
     return answer(req, http::status::internal_server_error,
                   std::string("Message could not be decoded: ") + e.what());
   }
