@@ -118,6 +118,15 @@ class Settled {
   T value_{};
 };
 
+// Waits until `result` is settled or `deadline` passes, running the network meanwhile when
+// callers do (else sleeping until the network thread settles it); true when settled.
+template <class T>
+bool wait_settled(net::NetworkLoop& loop, Settled<T>& result,
+                  std::optional<std::chrono::steady_clock::time_point> deadline) {
+  return loop.run_until([&] { return result.done(); }, deadline,
+                        [&](auto until) { return result.wait_until(until); });
+}
+
 // The completion of a receive that fulfils a promise, and the promise's future.
 std::pair<std::future<net::Body>, net::ReceiveCompletion> future_receive() {
   auto received = std::make_shared<std::promise<net::Body>>();
@@ -274,10 +283,7 @@ Pool::Body Pool::receive(const std::string& peer, const std::optional<MessageId>
   });
   Deadline deadline;
   if (timeout) deadline = std::chrono::steady_clock::now() + *timeout;
-  const bool settled =
-      impl_->loop.run_until([&] { return result->done(); }, deadline,
-                            [&](Deadline until) { return result->wait_until(until); });
-  if (!settled) {
+  if (!wait_settled(impl_->loop, *result, deadline)) {
     if (impl_->mailbox.withdraw(peer, wire_id)) {
       throw TimeoutError("no message from '" + peer + "' with id " + wire_id.to_string() +
                          " within " + std::to_string(timeout->count()) + " ms");
@@ -291,8 +297,7 @@ void Pool::deliver(const std::string& peer, OutgoingMessage message) {
   auto result = std::make_shared<Settled<bool>>();
   start_send(peer, std::move(message),
              [result](std::exception_ptr error) { result->set(std::move(error), true); });
-  impl_->loop.run_until([&] { return result->done(); }, std::nullopt,
-                        [&](Deadline until) { return result->wait_until(until); });
+  wait_settled(impl_->loop, *result, std::nullopt);
   result->take();
 }
 

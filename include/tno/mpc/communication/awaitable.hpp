@@ -45,11 +45,8 @@ template <Encodable T, class CompletionToken = boost::asio::use_awaitable_t<>>
 auto async_send(Pool& pool, std::string_view peer, const T& object,
                 std::optional<MessageId> id = std::nullopt, CompletionToken&& token = {}) {
   std::string name(peer);
-  ByteBuffer body;
-  pack_message(body, object, detail::PoolAccess::next_send_id(pool, name, id),
-               SerializationContext{"", name}, pool.config().wire_format);
   return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
-      [&pool, name, message = outgoing(std::move(body))](auto handler) {
+      [&pool, name, message = detail::PoolAccess::packed(pool, name, object, id)](auto handler) {
         using H = std::decay_t<decltype(handler)>;
         auto pending = std::make_shared<detail::PendingHandler<H>>(std::move(handler));
         auto done = [pending](std::exception_ptr error) {

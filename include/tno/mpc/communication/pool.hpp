@@ -128,10 +128,7 @@ class Pool {
       }
     }
     std::string name(peer);
-    ByteBuffer body;
-    pack_message(body, object, next_send_id(name, id), SerializationContext{"", name},
-                 config_.wire_format);
-    deliver(name, outgoing(std::move(body)));
+    deliver(name, packed(name, object, id));
   }
   /// Queues `object` for `peer` and returns at once (the id is taken now); the future completes
   /// as send() returns or throws.
@@ -139,10 +136,7 @@ class Pool {
   std::future<void> asend(std::string_view peer, const T& object,
                           std::optional<MessageId> id = std::nullopt) {
     std::string name(peer);
-    ByteBuffer body;
-    pack_message(body, object, next_send_id(name, id), SerializationContext{"", name},
-                 config_.wire_format);
-    return start_send(name, outgoing(std::move(body)));
+    return start_send(name, packed(name, object, id));
   }
   /// Queues bytes that the pool shares instead of copying: they go out from this very buffer
   /// (which must not change until the future completes), so a large payload costs no second
@@ -253,6 +247,15 @@ class Pool {
   /// The id of the next message to `peer` (see send); throws ConfigurationError for an unknown
   /// peer.
   MessageId next_send_id(const std::string& peer, const std::optional<MessageId>& id);
+  /// `object` packed as the next message to `peer` (under `id`, or the peer's counter).
+  template <Encodable T>
+  OutgoingMessage packed(const std::string& peer, const T& object,
+                         const std::optional<MessageId>& id) {
+    ByteBuffer body;
+    pack_message(body, object, next_send_id(peer, id), SerializationContext{"", peer},
+                 config_.wire_format);
+    return outgoing(std::move(body));
+  }
   /// Starts delivering `message`; the future, or `done`, gets the outcome. `done` runs on the
   /// thread that runs the network, or on the thread that shuts the pool down.
   std::future<void> start_send(const std::string& peer, OutgoingMessage message);
@@ -291,9 +294,10 @@ namespace detail {
 struct PoolAccess {
   using Body = Pool::Body;
   using ArrivalSink = std::function<void(const std::string& peer, Body body)>;
-  static MessageId next_send_id(Pool& pool, const std::string& peer,
+  template <Encodable T>
+  static OutgoingMessage packed(Pool& pool, const std::string& peer, const T& object,
                                 const std::optional<MessageId>& id) {
-    return pool.next_send_id(peer, id);
+    return pool.packed(peer, object, id);
   }
   static void send(Pool& pool, const std::string& peer, OutgoingMessage message,
                    Pool::SendCallback done, SendOptions options = {}) {
