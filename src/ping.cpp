@@ -12,11 +12,13 @@ namespace tno::mpc::communication {
 namespace asio = boost::asio;
 
 namespace {
-// The GET, as a coroutine: the stream's deadline bounds each asynchronous step.
+// The GET, as a coroutine: the connection's watchdog bounds all of it.
 asio::awaitable<void> get(net::Connection& conn, const asio::ip::tcp::resolver::results_type& at,
                           const std::string& host, const std::optional<TlsConfig>& tls,
-                          const std::string& target, PingResult& result) {
+                          const std::string& target, std::chrono::milliseconds timeout,
+                          PingResult& result) {
   co_await conn.tcp().async_connect(at, asio::use_awaitable);
+  conn.connected();
   if (conn.secure) {
     detail::prepare_client(conn.ssl(), host, tls->verify_hostname, nullptr);
     co_await conn.secure->async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
@@ -24,7 +26,7 @@ asio::awaitable<void> get(net::Connection& conn, const asio::ip::tcp::resolver::
     result.peer_certificate = detail::peer_certificate(conn.ssl());
   }
   const std::string request = "GET / HTTP/1.1\r\nHost: " + target + "\r\nConnection: close\r\n\r\n";
-  co_await conn.send(asio::buffer(request));
+  co_await conn.send(asio::buffer(request), timeout);
   net::Answer answer = co_await conn.read_answer();
   result.status = answer.result_int();
   result.body = std::move(answer.body());
@@ -43,14 +45,17 @@ PingResult ping(const std::string& host, std::uint16_t port, const std::optional
   try {
     asio::ip::tcp::resolver resolver(ioc);
     auto at = resolver.resolve(host, std::to_string(port));
-    conn.tcp().expires_after(timeout);  // for everything that follows
+    conn.watchdog.expires_after(timeout);  // for everything that follows
     std::exception_ptr error;
-    asio::co_spawn(ioc, get(conn, at, host, tls, target, result),
-                   [&](std::exception_ptr e) { error = e; });
+    asio::co_spawn(ioc, get(conn, at, host, tls, target, timeout, result),
+                   [&](std::exception_ptr e) {
+                     error = e;
+                     conn.watchdog.stop();
+                   });
     ioc.run();
     if (error) std::rethrow_exception(error);
   } catch (const boost::system::system_error& e) {
-    failure = e.code();
+    failure = conn.watchdog.expired() ? boost::beast::error::timeout : e.code();
   }
   if (failure) {
     if (detail::is_final_tls_failure(failure)) {

@@ -150,9 +150,9 @@ asio::awaitable<void> Client::deliver(Link& link, OutgoingMessage message, Deliv
         link.idle.pop_back();
       } else {
         conn = std::make_unique<Connection>(ioc_, tls_);
-        conn->tcp().expires_after(std::min(config_.connect_timeout, delivery->attempt_timeout));
+        conn->watchdog.expires_after(std::min(config_.connect_timeout, delivery->attempt_timeout));
         co_await conn->tcp().async_connect(link.endpoint, asio::use_awaitable);
-        conn->tcp().socket().set_option(tcp::no_delay(true));
+        conn->connected();
         if (conn->secure) {
           doing = "in the TLS handshake";
           detail::prepare_client(conn->ssl(), peer.host, config_.tls->verify_hostname,
@@ -164,13 +164,13 @@ asio::awaitable<void> Client::deliver(Link& link, OutgoingMessage message, Deliv
         peers_.count_connection(peer, conn->secure && detail::session_resumed(conn->ssl()));
       }
       doing = "sending";
-      conn->tcp().expires_after(delivery->attempt_timeout);
-      co_await conn->send(request);
+      co_await conn->send(request, delivery->attempt_timeout);
       // A live party answers as soon as it has the message: a peer that stalls here is given
       // answer_timeout, not what is left of the attempt.
       doing = "waiting for the answer";
-      conn->tcp().expires_after(std::min(config_.answer_timeout, delivery->attempt_timeout));
+      conn->watchdog.expires_after(std::min(config_.answer_timeout, delivery->attempt_timeout));
       Answer answer = co_await conn->read_answer();
+      conn->watchdog.expires_never();  // kept alive, or dropped
       // A TLS 1.3 server sends its session tickets after the handshake, so the session is worth
       // keeping only once an answer has been read.
       if (conn->secure && !reused) link.tls_session.remember(conn->ssl());
@@ -195,7 +195,9 @@ asio::awaitable<void> Client::deliver(Link& link, OutgoingMessage message, Deliv
                delivery_error<TlsError>(peer, kCannotDeliver, " over TLS: " + last_error));
         co_return;
       }
-      last_error = std::string(doing) + ": " + e.code().message();
+      last_error =
+          std::string(doing) + ": " +
+          (conn && conn->watchdog.expired() ? std::string("timed out") : e.code().message());
       broken = fresh_tls;
       // A kept-alive connection that the server closed meanwhile: reconnect at once.
       if (reused) continue;

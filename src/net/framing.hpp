@@ -17,10 +17,20 @@ namespace tno::mpc::communication::net {
 using Request = boost::beast::http::request<boost::beast::http::string_body>;
 using Response = boost::beast::http::response<boost::beast::http::string_body>;
 
+/// What the server's decisions and answers depend on of a request's header, however it was read.
+struct RequestHead {
+  boost::beast::http::verb method = boost::beast::http::verb::post;
+  unsigned version = 11;
+  bool keep_alive = true;
+  std::string_view cookie;  // the Cookie field's value, valid while the header is
+
+  static RequestHead of(const Request& req);
+};
+
 /// An answer that keeps the connection open when the request allows (never after a 500).
-Response answer(const Request& req, boost::beast::http::status status, std::string text);
+Response answer(const RequestHead& req, boost::beast::http::status status, std::string text);
 /// 200 "Message received": a message was taken.
-Response received(const Request& req);
+Response received(const RequestHead& req);
 /// The bytes of received() for a keep-alive HTTP/1.1 request, serialised once: what nearly
 /// every answer is.
 std::string_view received_bytes();

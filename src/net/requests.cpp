@@ -38,7 +38,8 @@ std::optional<std::string> server_port_cookie(std::string_view cookies) {
 }
 }  // namespace
 
-Response no_room(ServerState& s, const Request& req, const Peer& peer, std::uint64_t body_bytes) {
+Response no_room(ServerState& s, const RequestHead& req, const Peer& peer,
+                 std::uint64_t body_bytes) {
   const Mailbox::Held held = s.mailbox.held(peer.name);
   if (auto held_back = s.refused_messages.allow()) {
     log().warn(
@@ -72,19 +73,19 @@ Response unreadable(const ServerState& s, const boost::beast::error_code& ec) {
   return refusal(http::status::bad_request, "Bad request (" + ec.message() + ")");
 }
 
-std::variant<PeerRegistry::Sender, Response> screen(ServerState& s, const Request& req,
+std::variant<PeerRegistry::Sender, Response> screen(ServerState& s, const RequestHead& req,
                                                     const std::string& remote_ip,
                                                     const std::string& certificate,
                                                     std::uint64_t body_bytes) {
-  if (req.method() == http::verb::get || req.method() == http::verb::head) {
+  if (req.method == http::verb::get || req.method == http::verb::head) {
     return answer(req, http::status::ok, "Connection working (GET)");
   }
-  if (req.method() != http::verb::post) {
+  if (req.method != http::verb::post) {
     Response res = answer(req, http::status::method_not_allowed, "Only GET and POST are served");
     res.set(http::field::allow, "GET, HEAD, POST");
     return res;
   }
-  auto cookie_port = server_port_cookie(req[http::field::cookie]);
+  auto cookie_port = server_port_cookie(req.cookie);
   if (!cookie_port) {
     return answer(req, http::status::bad_request,
                   "Missing server_port cookie: every message names its sender's server port");
@@ -106,8 +107,9 @@ std::variant<PeerRegistry::Sender, Response> screen(ServerState& s, const Reques
   return *sender;
 }
 
-std::optional<Response> handle(ServerState& s, const Request& req, const PeerRegistry::Sender& from,
-                               Body body, Mailbox::Arrival& arrival) {
+std::optional<Response> handle(ServerState& s, const RequestHead& req,
+                               const PeerRegistry::Sender& from, Body body,
+                               Mailbox::Arrival& arrival) {
   const Peer& peer = *from.peer;
   std::optional<MessageId> id;
   try {

@@ -20,8 +20,10 @@
 #include <mutex>
 #include <optional>
 
+#include "net/quick_request.hpp"
 #include "net/requests.hpp"
 #include "net/server_state.hpp"
+#include "net/watchdog.hpp"
 #include "tls.hpp"
 #include "tno/mpc/communication/errors.hpp"
 
@@ -61,7 +63,7 @@ asio::awaitable<beast::error_code> write_answer(Stream& stream, Response& res, b
   co_return ec;
 }
 
-Response refused_for_room(State& s, const Request& req, const Peer& peer, std::uint64_t bytes) {
+Response refused_for_room(State& s, const RequestHead& req, const Peer& peer, std::uint64_t bytes) {
   Response res = no_room(s, req, peer, bytes);
   res.keep_alive(false);  // the rest of the body is not read
   return res;
@@ -71,8 +73,8 @@ Response refused_for_room(State& s, const Request& req, const Peer& peer, std::u
 // it, counted against the room as it comes (at most a read step ahead of the bytes).
 template <class Stream>
 asio::awaitable<BodyRead> read_large_body(State& s, Stream& stream, beast::flat_buffer& buffer,
-                                          const Request& req, const Peer& peer, std::size_t length,
-                                          Mailbox::Arrival& arrival) {
+                                          const RequestHead& req, const Peer& peer,
+                                          std::size_t length, Mailbox::Arrival& arrival) {
   auto filling = s.bodies->fill(length, /*known_length=*/true);
   std::size_t counted = 0;
   auto count_up_to = [&](std::size_t end) {
@@ -121,8 +123,10 @@ asio::awaitable<BodyRead> read_chunked_body(State& s, Stream& stream, beast::fla
   parser.on_chunk_body(on_chunk);
   auto [ec, n] =
       co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-  const Request& req = parser.get();
-  if (no_room_left) co_return BodyRead{nullptr, refused_for_room(s, req, peer, filling.size())};
+  if (no_room_left) {
+    co_return BodyRead{nullptr,
+                       refused_for_room(s, RequestHead::of(parser.get()), peer, filling.size())};
+  }
   if (ec && is_http_error(ec) && ec != http::error::end_of_stream &&
       ec != http::error::partial_message) {
     co_return BodyRead{nullptr, unreadable(s, ec)};
@@ -138,7 +142,7 @@ asio::awaitable<BodyRead> read_small_body(State& s, Stream& stream, beast::flat_
                                           const Peer& peer, std::size_t length,
                                           Mailbox::Arrival& arrival) {
   if (!arrival.add(length)) {
-    co_return BodyRead{nullptr, refused_for_room(s, parser.get(), peer, length)};
+    co_return BodyRead{nullptr, refused_for_room(s, RequestHead::of(parser.get()), peer, length)};
   }
   auto [ec, n] =
       co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
@@ -149,88 +153,207 @@ asio::awaitable<BodyRead> read_small_body(State& s, Stream& stream, beast::flat_
                      std::nullopt};
 }
 
-// Requests on one connection, answered in order, until the client closes it or an error.
+// Where a connection's bytes are read and written, below Beast's per-operation timers (the
+// connection's Watchdog bounds it instead): a plain connection's socket, or the TLS stream.
+tcp::socket& bytes_of(beast::tcp_stream& stream) {
+  return stream.socket();
+}
+beast::ssl_stream<beast::tcp_stream>& bytes_of(beast::ssl_stream<beast::tcp_stream>& stream) {
+  return stream;
+}
+
+// Writes `buffers` whole: at once if the socket takes them (nearly always, for an answer), else
+// waiting for room, for at most `limit`.
+template <class Stream, class Buffers>
+asio::awaitable<beast::error_code> write_all(Stream& stream, const Buffers& buffers,
+                                             Watchdog& watchdog, std::chrono::milliseconds limit) {
+  std::size_t written = 0;
+  if constexpr (std::is_same_v<Stream, tcp::socket>) {
+    beast::error_code ec;
+    written = stream.write_some(buffers, ec);  // the socket is non-blocking: what fits now
+    if (ec && ec != asio::error::would_block) co_return ec;
+    if (written == asio::buffer_size(buffers)) co_return beast::error_code{};
+  }
+  watchdog.expires_after(limit);
+  beast::buffers_suffix<Buffers> rest(buffers);
+  rest.consume(written);
+  auto [ec, n] = co_await asio::async_write(stream, rest, asio::as_tuple(asio::use_awaitable));
+  co_return ec;
+}
+
+// Reads what arrives next into `buffer` (up to its limit); the error that ended the connection.
+template <class Stream>
+asio::awaitable<beast::error_code> read_more(Stream& stream, beast::flat_buffer& buffer) {
+  const std::size_t room = std::min<std::size_t>(64 * 1024, buffer.max_size() - buffer.size());
+  auto [ec, n] =
+      co_await stream.async_read_some(buffer.prepare(room), asio::as_tuple(asio::use_awaitable));
+  buffer.commit(n);
+  co_return ec;
+}
+
+std::string_view view(const beast::flat_buffer& buffer) {
+  return {static_cast<const char*>(buffer.data().data()), buffer.size()};
+}
+
+enum class Next { request, close };
+
+// A request of the common form (see quick_request.hpp), its header in `buffer`: screened, its body
+// read, handled and answered.
+template <class Stream>
+asio::awaitable<Next> serve_quick(State& s, Stream& stream, beast::flat_buffer& buffer,
+                                  const QuickRequest& request, const std::string& remote_ip,
+                                  const std::string& certificate, Connections::Slot& slot,
+                                  Watchdog& watchdog) {
+  RequestHead head;  // POST, HTTP/1.1, keep-alive
+  head.cookie = request.cookie;
+  const auto length = static_cast<std::size_t>(request.content_length);
+  auto verdict = screen(s, head, remote_ip, certificate, length);
+  buffer.consume(request.header_bytes);
+  if (auto* early = std::get_if<Response>(&verdict)) {
+    if (length > 0) early->keep_alive(false);  // the body is not read
+    auto ec = co_await write_answer(stream, *early, false);
+    co_return ec || !early->keep_alive() ? Next::close : Next::request;
+  }
+  const auto& sender = std::get<PeerRegistry::Sender>(verdict);
+  slot.identified();
+  slot.busy(true);
+  auto arrival = s.mailbox.arrive(sender.peer->name);
+  if (!arrival.add(length)) {
+    auto res = refused_for_room(s, head, *sender.peer, length);
+    co_await write_answer(stream, res, false);
+    co_return Next::close;
+  }
+  std::string body(length, '\0');
+  const std::size_t have = std::min(buffer.size(), length);
+  std::memcpy(body.data(), buffer.data().data(), have);
+  buffer.consume(have);
+  if (have < length) {
+    watchdog.expires_after(s.config.attempt_timeout);
+    auto [ec, n] =
+        co_await asio::async_read(stream, asio::buffer(body.data() + have, length - have),
+                                  asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return Next::close;
+  }
+  auto res =
+      handle(s, head, sender, std::make_shared<const ReceivedBody>(std::move(body)), arrival);
+  beast::error_code ec;
+  if (!res) {
+    ec = co_await write_all(stream, asio::buffer(received_bytes()), watchdog,
+                            s.config.attempt_timeout);
+  } else {
+    watchdog.expires_after(s.config.attempt_timeout);
+    ec = co_await write_answer(stream, *res, false);
+  }
+  slot.busy(false);
+  co_return ec || (res && !res->keep_alive()) ? Next::close : Next::request;
+}
+
+// A request of any other form, through Beast's parser (which reads the header from `buffer`
+// first).
+template <class Stream>
+asio::awaitable<Next> serve_general(State& s, Stream& stream, beast::flat_buffer& buffer,
+                                    const std::string& remote_ip, const std::string& certificate,
+                                    Connections::Slot& slot, Watchdog& watchdog) {
+  http::request_parser<http::string_body> parser;
+  parser.body_limit(s.config.max_body_bytes);
+  parser.header_limit(static_cast<std::uint32_t>(
+      std::min<std::size_t>(s.config.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+  auto [header_ec, header_bytes] =
+      co_await http::async_read_header(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+  if (header_ec == http::error::end_of_stream || header_ec == http::error::partial_message) {
+    co_return Next::close;
+  }
+  if (header_ec && is_http_error(header_ec)) {
+    // Not HTTP, or too big: say so (a client that is waiting then fails clearly) and close.
+    if (buffer.size() > 0 &&
+        static_cast<unsigned char>(*static_cast<const char*>(buffer.data().data())) == 0x16) {
+      log().warn(
+          "A TLS client at {} connected to this plain-HTTP server; it cannot be served unless "
+          "this pool is made with a TlsConfig",
+          remote_ip);
+    }
+    auto res = unreadable(s, header_ec);
+    watchdog.expires_after(s.config.attempt_timeout);
+    co_await write_answer(stream, res, false);
+    co_return Next::close;
+  }
+  if (header_ec) co_return Next::close;  // timed out, reset, closed
+  const Request& req = parser.get();
+  watchdog.expires_after(s.config.attempt_timeout);
+  if (auto refused = check_framing(req, header_bytes, s.config.max_header_bytes)) {
+    co_await write_answer(stream, *refused, false);
+    co_return Next::close;
+  }
+  const RequestHead head = RequestHead::of(req);
+  const bool head_only = req.method() == http::verb::head;
+  const auto length = parser.content_length();
+  auto verdict = screen(s, head, remote_ip, certificate, length.value_or(0));
+  if (auto* early = std::get_if<Response>(&verdict)) {
+    // Answered on the header alone; a body that was not read ends the connection.
+    if (!parser.is_done()) early->keep_alive(false);
+    auto write_ec = co_await write_answer(stream, *early, head_only);
+    co_return write_ec || !early->keep_alive() ? Next::close : Next::request;
+  }
+  const auto& sender = std::get<PeerRegistry::Sender>(verdict);
+  slot.identified();
+  slot.busy(true);
+  auto arrival = s.mailbox.arrive(sender.peer->name);
+  if (expects_continue(req)) {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    auto [continue_ec, n] = co_await asio::async_write(stream, asio::buffer(kContinue),
+                                                       asio::as_tuple(asio::use_awaitable));
+    if (continue_ec) co_return Next::close;
+  }
+  BodyRead got;
+  if (parser.chunked()) {
+    got = co_await read_chunked_body(s, stream, buffer, parser, *sender.peer, arrival);
+  } else if (length && *length >= BodyBuffers::kRegionBytes) {
+    got = co_await read_large_body(s, stream, buffer, head, *sender.peer,
+                                   static_cast<std::size_t>(*length), arrival);
+  } else {
+    got = co_await read_small_body(s, stream, buffer, parser, *sender.peer,
+                                   static_cast<std::size_t>(length.value_or(0)), arrival);
+  }
+  if (!got.body && !got.refusal) co_return Next::close;  // the connection broke
+  std::optional<Response> res = std::move(got.refusal);
+  if (!res) res = handle(s, head, sender, std::move(got.body), arrival);
+  if (!res) res = received(head);
+  auto write_ec = co_await write_answer(stream, *res, false);
+  slot.busy(false);
+  co_return write_ec || !res->keep_alive() ? Next::close : Next::request;
+}
+
+// Requests on one connection, answered in order, until the client closes it or an error. Between
+// requests the connection may idle for idle_timeout; a request, once its header is in, must be
+// read and answered within attempt_timeout.
 template <class Stream>
 asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer,
                             const std::string& remote_ip, const std::string& certificate,
                             Connections::Slot& slot) {
   auto& tcp_stream = beast::get_lowest_layer(stream);
+  tcp_stream.expires_never();  // from here on the watchdog bounds every step
+  Watchdog watchdog(tcp_stream.get_executor(), [&tcp_stream] {
+    beast::error_code ignored;
+    tcp_stream.socket().close(ignored);
+  });
+  auto& io = bytes_of(stream);
+  const std::uint64_t quick_body_limit =
+      std::min<std::uint64_t>(s.config.max_body_bytes, BodyBuffers::kRegionBytes - 1);
   for (;;) {
-    http::request_parser<http::string_body> parser;
-    parser.body_limit(s.config.max_body_bytes);
-    parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
-        s.config.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
-    tcp_stream.expires_after(s.config.idle_timeout);
-    auto [header_ec, header_bytes] = co_await http::async_read_header(
-        stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-    if (header_ec == http::error::end_of_stream || header_ec == http::error::partial_message) {
-      break;
+    watchdog.expires_after(s.config.idle_timeout);
+    QuickRequest request;
+    Scan scan;
+    beast::error_code ec;
+    while ((scan = scan_request(view(buffer), s.config.max_header_bytes, quick_body_limit,
+                                request)) == Scan::need_more) {
+      if ((ec = co_await read_more(io, buffer))) break;
     }
-    if (header_ec && is_http_error(header_ec)) {
-      // Not HTTP, or too big: say so (a client that is waiting then fails clearly) and close.
-      if (buffer.size() > 0 &&
-          static_cast<unsigned char>(*static_cast<const char*>(buffer.data().data())) == 0x16) {
-        log().warn(
-            "A TLS client at {} connected to this plain-HTTP server; it cannot be served unless "
-            "this pool is made with a TlsConfig",
-            remote_ip);
-      }
-      auto res = unreadable(s, header_ec);
-      co_await write_answer(stream, res, false);
-      break;
-    }
-    if (header_ec) break;  // timed out, reset, closed
-    const Request& req = parser.get();
-    if (auto refused = check_framing(req, header_bytes, s.config.max_header_bytes)) {
-      co_await write_answer(stream, *refused, false);
-      break;
-    }
-    const bool head = req.method() == http::verb::head;
-    const auto length = parser.content_length();
-    auto verdict = screen(s, req, remote_ip, certificate, length.value_or(0));
-    if (auto* early = std::get_if<Response>(&verdict)) {
-      // Answered on the header alone; a body that was not read ends the connection.
-      if (!parser.is_done()) early->keep_alive(false);
-      auto write_ec = co_await write_answer(stream, *early, head);
-      if (write_ec || !early->keep_alive()) break;
-      continue;
-    }
-    const auto& sender = std::get<PeerRegistry::Sender>(verdict);
-    slot.identified();
-    slot.busy(true);
-    auto arrival = s.mailbox.arrive(sender.peer->name);
-    if (expects_continue(req)) {
-      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      auto [continue_ec, n] = co_await asio::async_write(stream, asio::buffer(kContinue),
-                                                         asio::as_tuple(asio::use_awaitable));
-      if (continue_ec) break;
-    }
-    tcp_stream.expires_after(s.config.attempt_timeout);
-    BodyRead got;
-    if (parser.chunked()) {
-      got = co_await read_chunked_body(s, stream, buffer, parser, *sender.peer, arrival);
-    } else if (length && *length >= BodyBuffers::kRegionBytes) {
-      got = co_await read_large_body(s, stream, buffer, req, *sender.peer,
-                                     static_cast<std::size_t>(*length), arrival);
-    } else {
-      got = co_await read_small_body(s, stream, buffer, parser, *sender.peer,
-                                     static_cast<std::size_t>(length.value_or(0)), arrival);
-    }
-    if (!got.body && !got.refusal) break;  // the connection broke
-    std::optional<Response> res = std::move(got.refusal);
-    if (!res) res = handle(s, req, sender, std::move(got.body), arrival);
-    if (!res && req.version() == 11 && req.keep_alive()) {
-      // Taken, and the connection stays open: the same bytes for every message.
-      auto [write_ec, n] = co_await asio::async_write(stream, asio::buffer(received_bytes()),
-                                                      asio::as_tuple(asio::use_awaitable));
-      slot.busy(false);
-      if (write_ec) break;
-      continue;
-    }
-    if (!res) res = received(req);
-    auto write_ec = co_await write_answer(stream, *res, false);
-    slot.busy(false);
-    if (write_ec || !res->keep_alive()) break;
+    if (ec) break;  // closed between requests, timed out, reset
+    const Next next =
+        scan == Scan::quick
+            ? co_await serve_quick(s, io, buffer, request, remote_ip, certificate, slot, watchdog)
+            : co_await serve_general(s, io, buffer, remote_ip, certificate, slot, watchdog);
+    if (next == Next::close) break;
   }
 }
 
@@ -295,6 +418,7 @@ asio::awaitable<void> session(std::shared_ptr<State> state, tcp::socket socket) 
   beast::flat_buffer buffer(s.config.max_header_bytes + 64 * 1024);
   buffer.reserve(64 * 1024);  // an empty flat_buffer reads 512 bytes at a time
   if (s.tls == nullptr) {
+    stream.socket().non_blocking(true, ec);  // answers are written at once when they fit
     co_await serve(s, stream, buffer, remote_ip, "", *slot);
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
     co_return;

@@ -1,0 +1,33 @@
+// The header of nearly every message, read without the general HTTP parser: a POST in HTTP/1.1
+// with one Content-Length and nothing that changes how its body is framed or answered. Anything
+// else (another method or version, chunked bodies, Expect, Connection, a malformed or oversized
+// header) is left to Beast's parser, which reads the same bytes again and judges them as always:
+// this is a shortcut, never a second opinion.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace tno::mpc::communication::net {
+
+/// A request header of the common form.
+struct QuickRequest {
+  std::size_t header_bytes = 0;  // through the blank line
+  std::uint64_t content_length = 0;
+  std::string_view cookie;  // the Cookie field's value (into the scanned bytes); empty if none
+};
+
+enum class Scan {
+  need_more,  // a prefix of a request that may take the common form: read on
+  quick,      // the header is complete and of the common form
+  general,    // leave it to the general parser
+};
+
+/// Scans the start of `bytes` (what was read of a connection after the previous request). A
+/// header over `max_header_bytes` (the blank line included) or a body over `max_body_bytes`
+/// is left to the general parser, which refuses it in the usual words.
+Scan scan_request(std::string_view bytes, std::size_t max_header_bytes,
+                  std::uint64_t max_body_bytes, QuickRequest& out);
+
+}  // namespace tno::mpc::communication::net
