@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 
 #include "net/log.hpp"
 #include "tno/mpc/communication/errors.hpp"
@@ -125,13 +126,22 @@ bool Client::stopping() const {
 asio::awaitable<void> Client::deliver(Link& link, OutgoingMessage message, DeliveryPtr delivery) {
   const Peer& peer = link.peer;
   // The request as the reference's client sends it: header and body in one gather write.
-  const std::string header = "POST / HTTP/1.1\r\nHost: " + peer.host + ":" +
-                             std::to_string(peer.port) +
-                             "\r\nContent-Type: application/octet-stream\r\nCookie: server_port=" +
-                             std::to_string(own_port_.load()) +
-                             "\r\nContent-Length: " + std::to_string(message.size()) + "\r\n\r\n";
-  const std::array<asio::const_buffer, 4> request{
-      asio::buffer(header), asio::buffer(message.head->data(), message.head->size()),
+  const std::uint16_t own_port = own_port_.load();
+  if (!link.request_head || link.request_head_port != own_port) {
+    link.request_head = std::make_shared<const std::string>(
+        "POST / HTTP/1.1\r\nHost: " + peer.host + ":" + std::to_string(peer.port) +
+        "\r\nContent-Type: application/octet-stream\r\nCookie: server_port=" +
+        std::to_string(own_port) + "\r\nContent-Length: ");
+    link.request_head_port = own_port;
+  }
+  const std::shared_ptr<const std::string> head = link.request_head;
+  std::array<char, 32> length_line{};
+  char* end = std::to_chars(length_line.data(), length_line.data() + 20, message.size()).ptr;
+  end = std::copy_n("\r\n\r\n", 4, end);
+  const std::array<asio::const_buffer, 5> request{
+      asio::buffer(*head),
+      asio::buffer(length_line.data(), static_cast<std::size_t>(end - length_line.data())),
+      asio::buffer(message.head->data(), message.head->size()),
       asio::buffer(message.borrowed.data(), message.borrowed.size()),
       message.tail ? asio::buffer(message.tail->data(), message.tail->size())
                    : asio::const_buffer()};
@@ -164,7 +174,10 @@ asio::awaitable<void> Client::deliver(Link& link, OutgoingMessage message, Deliv
         peers_.count_connection(peer, conn->secure && detail::session_resumed(conn->ssl()));
       }
       doing = "sending";
-      co_await conn->send(request, delivery->attempt_timeout);
+      if (const std::size_t written = conn->write_now(request);
+          written < asio::buffer_size(request)) {
+        co_await conn->send(request, written, delivery->attempt_timeout);
+      }
       // A live party answers as soon as it has the message: a peer that stalls here is given
       // answer_timeout, not what is left of the attempt.
       doing = "waiting for the answer";

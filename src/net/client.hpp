@@ -91,6 +91,10 @@ class Client {
     std::size_t in_flight = 0;
     std::deque<std::pair<OutgoingMessage, DeliveryPtr>> queued;
     LogLimiter failures_log;  // one line about failed attempts per few seconds
+    // The request header up to the Content-Length value, as the reference's client sends it,
+    // made once per server port this party advertises.
+    std::shared_ptr<const std::string> request_head;
+    std::uint16_t request_head_port = 0;
   };
 
   void launch(Link& link, OutgoingMessage message, DeliveryPtr delivery);

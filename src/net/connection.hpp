@@ -51,41 +51,34 @@ struct Connection {
     if (plain) tcp().socket().non_blocking(true);
   }
 
-  /// Writes `request` (a buffer sequence: header and body pieces in one gather write), at once
-  /// when the socket takes it, else within `limit`. Throws boost::system::system_error.
+  /// Writes what the socket takes of `request` now, without waiting (nothing over TLS); how many
+  /// bytes. Throws boost::system::system_error.
   template <class Buffers>
-  boost::asio::awaitable<void> send(const Buffers& request, std::chrono::milliseconds limit) {
-    if (secure) {
-      watchdog.expires_after(limit);
-      co_await boost::asio::async_write(*secure, request, boost::asio::use_awaitable);
-      co_return;
-    }
+  std::size_t write_now(const Buffers& request) {
+    if (secure) return 0;
     boost::system::error_code ec;
     const std::size_t written = tcp().socket().write_some(request, ec);
     if (ec && ec != boost::asio::error::would_block) throw boost::system::system_error(ec);
-    if (written == boost::asio::buffer_size(request)) co_return;
+    return written;
+  }
+
+  /// Writes `request` (a buffer sequence: header and body pieces in one gather write) from byte
+  /// `written` on, within `limit`. Throws boost::system::system_error.
+  template <class Buffers>
+  boost::asio::awaitable<void> send(const Buffers& request, std::size_t written,
+                                    std::chrono::milliseconds limit) {
     watchdog.expires_after(limit);
     boost::beast::buffers_suffix<Buffers> rest(request);
     rest.consume(written);
-    co_await boost::asio::async_write(tcp().socket(), rest, boost::asio::use_awaitable);
+    if (secure) {
+      co_await boost::asio::async_write(*secure, rest, boost::asio::use_awaitable);
+    } else {
+      co_await boost::asio::async_write(tcp().socket(), rest, boost::asio::use_awaitable);
+    }
   }
 
   /// Reads one answer. Throws boost::system::system_error.
   boost::asio::awaitable<Answer> read_answer() {
-    if (secure) co_return co_await read_answer_from(*secure);
-    co_return co_await read_answer_from(tcp().socket());
-  }
-
-  std::optional<boost::beast::tcp_stream> plain;
-  std::optional<TlsStream> secure;
-  boost::beast::flat_buffer buffer;  // what was read past an answer
-  /// Bounds each step (connecting, writing, waiting for the answer) in place of the stream's
-  /// timers; on expiry it closes the socket.
-  Watchdog watchdog;
-
- private:
-  template <class Stream>
-  boost::asio::awaitable<Answer> read_answer_from(Stream& stream) {
     // Nearly every answer is this library's constant 200 (received_bytes()), known by its bytes;
     // any other goes through the parser.
     const std::string_view expected = received_bytes();
@@ -97,14 +90,28 @@ struct Connection {
         buffer.consume(n);
         co_return Answer{boost::beast::http::status::ok, 11};
       }
+      const auto space = buffer.prepare(4096);
       const std::size_t got =
-          co_await stream.async_read_some(buffer.prepare(4096), boost::asio::use_awaitable);
+          secure ? co_await secure->async_read_some(space, boost::asio::use_awaitable)
+                 : co_await tcp().socket().async_read_some(space, boost::asio::use_awaitable);
       buffer.commit(got);
     }
     Answer answer;
-    co_await boost::beast::http::async_read(stream, buffer, answer, boost::asio::use_awaitable);
+    if (secure) {
+      co_await boost::beast::http::async_read(*secure, buffer, answer, boost::asio::use_awaitable);
+    } else {
+      co_await boost::beast::http::async_read(tcp().socket(), buffer, answer,
+                                              boost::asio::use_awaitable);
+    }
     co_return answer;
   }
+
+  std::optional<boost::beast::tcp_stream> plain;
+  std::optional<TlsStream> secure;
+  boost::beast::flat_buffer buffer;  // what was read past an answer
+  /// Bounds each step (connecting, writing, waiting for the answer) in place of the stream's
+  /// timers; on expiry it closes the socket.
+  Watchdog watchdog;
 };
 
 }  // namespace tno::mpc::communication::net

@@ -29,10 +29,14 @@ NetworkLoop::Turn::Held::Held(Turn& turn, Deadline until, const std::function<bo
     lock.lock();
   }
   auto is_free = [&] { return !turn_.taken_ || (done && done()); };
-  if (until) {
-    turn_.freed_.wait_until(lock, *until, is_free);
-  } else {
-    turn_.freed_.wait(lock, is_free);
+  if (!is_free()) {
+    turn_.wanted_.fetch_add(1, std::memory_order_relaxed);
+    if (until) {
+      turn_.freed_.wait_until(lock, *until, is_free);
+    } else {
+      turn_.freed_.wait(lock, is_free);
+    }
+    turn_.wanted_.fetch_sub(1, std::memory_order_relaxed);
   }
   held_ = !turn_.taken_;
   turn_.taken_ = true;
@@ -166,8 +170,12 @@ bool NetworkLoop::run_until(const std::function<bool()>& done, Deadline deadline
       if (last) {
         ioc_.poll();
       } else {
+        // Handles events until what this caller waits for is done, the slice ends, or another
+        // thread wants the turn (which it asked for with a handler that ends any wait).
         const auto slice_end = Clock::now() + kCallerSlice;
-        ioc_.run_one_until(deadline ? std::min(*deadline, slice_end) : slice_end);
+        const auto until = deadline ? std::min(*deadline, slice_end) : slice_end;
+        while (ioc_.run_one_until(until) > 0 && !done() && !turn_.wanted()) {
+        }
       }
     }
     if (deadline && Clock::now() >= *deadline) return done();

@@ -98,10 +98,14 @@ class NetworkLoop {
       bool held_ = false;
     };
 
+    /// Whether another thread waits for the turn (the holder then lets go soon).
+    bool wanted() const noexcept { return wanted_.load(std::memory_order_relaxed) > 0; }
+
    private:
     std::mutex mu_;
     std::condition_variable freed_;
     bool taken_ = false;
+    std::atomic<int> wanted_{0};
   };
 
   void run_in_pool_thread();
@@ -112,7 +116,9 @@ class NetworkLoop {
   const bool own_thread_;
   const bool callers_run_network_;
   const std::chrono::microseconds poll_before_sleep_;
-  boost::asio::io_context ioc_;
+  // One thread at a time runs it (the turn): completions posted by the running thread then go to
+  // its private queue, without the scheduler's lock.
+  boost::asio::io_context ioc_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   Turn turn_;
   std::atomic<bool> stopping_{false};

@@ -10,20 +10,23 @@ namespace {
 constexpr std::string_view kMethod = "POST ";
 constexpr std::string_view kVersion = " HTTP/1.1\r\n";
 
-// RFC 9110 §5.6.2: the characters of a token (a field name).
+// The characters of a token (RFC 9110 §5.6.2: a field name).
 constexpr std::array<bool, 256> kTokenChars = [] {
   std::array<bool, 256> t{};
-  for (unsigned char c = '0'; c <= '9'; ++c) t[c] = true;
-  for (unsigned char c = 'a'; c <= 'z'; ++c) t[c] = true;
-  for (unsigned char c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
   for (unsigned char c : std::string_view("!#$%&'*+-.^_`|~")) t[c] = true;
   return t;
 }();
 
-// RFC 9110 §5.5: a field value's characters (visible, obs-text, space and tab).
-bool is_value_char(unsigned char c) {
-  return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
+// The characters of a field value (RFC 9110 §5.5: visible, obs-text, space and tab).
+constexpr std::array<bool, 256> kValueChars = [] {
+  std::array<bool, 256> t{};
+  t['\t'] = true;
+  for (int c = 0x20; c < 0x100; ++c) t[c] = c != 0x7f;
+  return t;
+}();
 
 bool equals_lower(std::string_view name, std::string_view lower) {
   if (name.size() != lower.size()) return false;
@@ -49,48 +52,52 @@ Scan scan_request(std::string_view bytes, std::size_t max_header_bytes,
                   std::uint64_t max_body_bytes, QuickRequest& out) {
   if (bytes.substr(0, kMethod.size()) != kMethod.substr(0, std::min(bytes.size(), kMethod.size())))
     return Scan::general;
+  // One pass over the header; running out of bytes anywhere means reading on, within the limit.
   const std::string_view window = bytes.substr(0, max_header_bytes);
-  const std::size_t end = window.find("\r\n\r\n");
-  if (end == std::string_view::npos) {
-    return bytes.size() >= max_header_bytes ? Scan::general : Scan::need_more;
-  }
-  out = QuickRequest{};
-  out.header_bytes = end + 4;
-  std::string_view rest = window.substr(0, end + 2);  // the lines, each ending in CRLF
+  const Scan out_of_bytes = bytes.size() >= max_header_bytes ? Scan::general : Scan::need_more;
+  const auto* const begin = reinterpret_cast<const unsigned char*>(window.data());
+  const auto* const end = begin + window.size();
+  const auto* p = begin + std::min(window.size(), kMethod.size());
 
   // The request line: "POST <target> HTTP/1.1".
-  const std::size_t line_end = rest.find("\r\n");
-  std::string_view line = rest.substr(0, line_end + 2);
-  if (line.size() < kMethod.size() + 1 + kVersion.size() ||
-      line.substr(line.size() - kVersion.size()) != kVersion) {
-    return Scan::general;
-  }
-  const std::string_view target =
-      line.substr(kMethod.size(), line.size() - kMethod.size() - kVersion.size());
-  for (unsigned char c : target) {
-    if (c <= 0x20 || c == 0x7f) return Scan::general;
-  }
-  rest.remove_prefix(line.size());
+  const auto* const target = p;
+  while (p != end && *p > 0x20 && *p != 0x7f) ++p;
+  if (p == end) return out_of_bytes;
+  if (p == target) return Scan::general;
+  if (static_cast<std::size_t>(end - p) < kVersion.size()) return out_of_bytes;
+  if (std::memcmp(p, kVersion.data(), kVersion.size()) != 0) return Scan::general;
+  p += kVersion.size();
 
+  out = QuickRequest{};
   bool have_length = false;
   bool have_cookie = false;
-  while (!rest.empty()) {
-    const std::size_t eol = rest.find("\r\n");
-    line = rest.substr(0, eol);
-    rest.remove_prefix(eol + 2);
-    const std::size_t colon = line.find(':');
-    if (colon == 0 || colon == std::string_view::npos) return Scan::general;  // incl. obs-fold
-    const std::string_view name = line.substr(0, colon);
-    for (unsigned char c : name) {
-      if (!kTokenChars[c]) return Scan::general;
+  for (;;) {
+    if (p == end) return out_of_bytes;
+    if (*p == '\r') {  // the blank line
+      if (p + 1 == end) return out_of_bytes;
+      if (p[1] != '\n') return Scan::general;
+      out.header_bytes = static_cast<std::size_t>(p + 2 - begin);
+      break;
     }
-    std::string_view value = line.substr(colon + 1);
-    for (unsigned char c : value) {
-      if (!is_value_char(c)) return Scan::general;  // a bare CR or LF, NUL, DEL
+    const auto* const name_begin = p;
+    while (p != end && kTokenChars[*p]) ++p;
+    if (p == end) return out_of_bytes;
+    if (*p != ':' || p == name_begin) return Scan::general;  // incl. obs-fold, space before ':'
+    const std::string_view name(reinterpret_cast<const char*>(name_begin),
+                                static_cast<std::size_t>(p - name_begin));
+    ++p;
+    while (p != end && (*p == ' ' || *p == '\t')) ++p;
+    const auto* const value_begin = p;
+    while (p != end && kValueChars[*p]) ++p;
+    if (p == end || p + 1 == end) return out_of_bytes;
+    if (p[0] != '\r' || p[1] != '\n') return Scan::general;  // a bare CR or LF, NUL, DEL
+    const auto* value_end = p;
+    while (value_end != value_begin && (value_end[-1] == ' ' || value_end[-1] == '\t')) {
+      --value_end;
     }
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
-      value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    const std::string_view value(reinterpret_cast<const char*>(value_begin),
+                                 static_cast<std::size_t>(value_end - value_begin));
+    p += 2;
     switch (name.size()) {
       case 6:
         if (equals_lower(name, "cookie")) {

@@ -162,32 +162,28 @@ beast::ssl_stream<beast::tcp_stream>& bytes_of(beast::ssl_stream<beast::tcp_stre
   return stream;
 }
 
-// Writes `buffers` whole: at once if the socket takes them (nearly always, for an answer), else
-// waiting for room, for at most `limit`.
+// Writes what the socket takes of `buffers` now, without waiting (nothing over TLS): how many
+// bytes, or the error that ended the connection.
 template <class Stream, class Buffers>
-asio::awaitable<beast::error_code> write_all(Stream& stream, const Buffers& buffers,
-                                             Watchdog& watchdog, std::chrono::milliseconds limit) {
-  std::size_t written = 0;
+std::size_t write_now(Stream& stream, const Buffers& buffers, beast::error_code& ec) {
   if constexpr (std::is_same_v<Stream, tcp::socket>) {
-    beast::error_code ec;
-    written = stream.write_some(buffers, ec);  // the socket is non-blocking: what fits now
-    if (ec && ec != asio::error::would_block) co_return ec;
-    if (written == asio::buffer_size(buffers)) co_return beast::error_code{};
+    const std::size_t written = stream.write_some(buffers, ec);  // the socket is non-blocking
+    if (ec == asio::error::would_block) ec = {};
+    return written;
+  } else {
+    return 0;
   }
+}
+
+// Writes `buffers` from byte `written` on, waiting for room for at most `limit`.
+template <class Stream, class Buffers>
+asio::awaitable<beast::error_code> write_rest(Stream& stream, const Buffers& buffers,
+                                              std::size_t written, Watchdog& watchdog,
+                                              std::chrono::milliseconds limit) {
   watchdog.expires_after(limit);
   beast::buffers_suffix<Buffers> rest(buffers);
   rest.consume(written);
   auto [ec, n] = co_await asio::async_write(stream, rest, asio::as_tuple(asio::use_awaitable));
-  co_return ec;
-}
-
-// Reads what arrives next into `buffer` (up to its limit); the error that ended the connection.
-template <class Stream>
-asio::awaitable<beast::error_code> read_more(Stream& stream, beast::flat_buffer& buffer) {
-  const std::size_t room = std::min<std::size_t>(64 * 1024, buffer.max_size() - buffer.size());
-  auto [ec, n] =
-      co_await stream.async_read_some(buffer.prepare(room), asio::as_tuple(asio::use_awaitable));
-  buffer.commit(n);
   co_return ec;
 }
 
@@ -238,8 +234,11 @@ asio::awaitable<Next> serve_quick(State& s, Stream& stream, beast::flat_buffer& 
       handle(s, head, sender, std::make_shared<const ReceivedBody>(std::move(body)), arrival);
   beast::error_code ec;
   if (!res) {
-    ec = co_await write_all(stream, asio::buffer(received_bytes()), watchdog,
-                            s.config.attempt_timeout);
+    const auto answer = asio::buffer(received_bytes());
+    const std::size_t written = write_now(stream, answer, ec);
+    if (!ec && written < answer.size()) {
+      ec = co_await write_rest(stream, answer, written, watchdog, s.config.attempt_timeout);
+    }
   } else {
     watchdog.expires_after(s.config.attempt_timeout);
     ec = co_await write_answer(stream, *res, false);
@@ -346,7 +345,12 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
     beast::error_code ec;
     while ((scan = scan_request(view(buffer), s.config.max_header_bytes, quick_body_limit,
                                 request)) == Scan::need_more) {
-      if ((ec = co_await read_more(io, buffer))) break;
+      // Reads what arrives next, up to the buffer's limit.
+      const std::size_t room = std::min<std::size_t>(64 * 1024, buffer.max_size() - buffer.size());
+      auto [read_ec, n] =
+          co_await io.async_read_some(buffer.prepare(room), asio::as_tuple(asio::use_awaitable));
+      buffer.commit(n);
+      if ((ec = read_ec)) break;
     }
     if (ec) break;  // closed between requests, timed out, reset
     const Next next =
