@@ -28,8 +28,8 @@ asio::awaitable<void> get(net::Connection& conn, const asio::ip::tcp::resolver::
   const std::string request = "GET / HTTP/1.1\r\nHost: " + target + "\r\nConnection: close\r\n\r\n";
   co_await conn.send(asio::buffer(request), 0, timeout);
   net::Answer answer = co_await conn.read_answer();
-  result.status = answer.result_int();
-  result.body = std::move(answer.body());
+  result.status = answer.status;
+  result.body = std::move(answer.body);
 }
 }  // namespace
 

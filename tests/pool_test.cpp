@@ -103,6 +103,26 @@ TEST(Pool, ABurstOfSendsUnderASmallConnectionCapAllArrive) {
   EXPECT_EQ(pools[0].statistics().total.messages_sent, 2000u);
 }
 
+// A burst goes out in batches, pipelined on a few connections; messages of a batch that the
+// receiver has no room for yet (503) are sent again later, the others are not.
+TEST(Pool, ABurstIsPipelinedAndWhatFindsNoRoomIsSentAgain) {
+  PoolConfig config;
+  config.max_connections_per_peer = 2;
+  config.max_stored_messages_per_peer = 16;
+  config.retry_delay = std::chrono::milliseconds(20);
+  config.max_retries = -1;
+  testing::PoolGroup pools(2, config);
+  std::vector<std::future<void>> sends;
+  for (int i = 0; i < 500; ++i) sends.push_back(pools[0].asend("local1", i));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the room fills up
+  for (int i = 0; i < 500; ++i) ASSERT_EQ(pools[1].recv<int>("local0"), i);
+  for (auto& f : sends) f.get();
+  const auto sent = pools[0].statistics().total;
+  EXPECT_EQ(sent.messages_sent, 500u);
+  EXPECT_LE(sent.connections_opened, 2u);
+  EXPECT_EQ(pools[1].statistics().total.messages_received, 500u);
+}
+
 TEST(Pool, FuturesAndCustomIds) {
   testing::PoolGroup pools(2);
   auto later = pools[1].arecv<std::string>("local0", MessageId("Message ID 1"));

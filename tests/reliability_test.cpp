@@ -330,6 +330,25 @@ TEST_F(Framing, HeadIsAnsweredWithoutABodyAndPipeliningStaysInStep) {
   EXPECT_NE(other.last_headers().find("Allow: GET, HEAD, POST"), std::string::npos);
 }
 
+TEST_F(Framing, PipelinedMessagesAreAnsweredInOrderAndAnyOtherAnswerKeepsItsPlace) {
+  // Three messages, a request from an unknown sender (401, which closes: its body is unread),
+  // sent in one write.
+  std::string burst;
+  for (int i = 0; i < 3; ++i) {
+    burst +=
+        post_request(peer(), packed(Value(std::int64_t{i}), MessageId("p" + std::to_string(i))));
+  }
+  burst += post_request(1, "0123456789");
+  RawConnection c(port());
+  c.send(burst);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(c.read_response().first, 200) << i;
+  EXPECT_EQ(c.read_response().first, 401);
+  EXPECT_TRUE(c.closed_within(5s));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(duo_[1].recv<std::int64_t>("local0", MessageId("p" + std::to_string(i))), i);
+  }
+}
+
 TEST_F(Framing, OneLimitHoldsForTheWholeHeaderSection) {
   // Under 16 KiB each, the request line and the fields together are over it.
   RawConnection c(port());

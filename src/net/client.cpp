@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <utility>
+#include <vector>
 
 #include "net/log.hpp"
 #include "tno/mpc/communication/errors.hpp"
@@ -85,25 +87,75 @@ void Client::send(std::string_view peer, OutgoingMessage message, SendCompletion
   });
 }
 
-// Starts a delivery, or queues it while the peer has max_connections_per_peer in flight, so that
-// a burst of asends does not open a connection each. Runs on the network thread.
+namespace {
+// A batch holds at most this many messages and bytes (and one message at least).
+constexpr std::size_t kBatchMessages = 64;
+constexpr std::size_t kBatchBytes = 256 * 1024;
+}  // namespace
+
+// Starts a delivery at once when nothing small is under way to the peer (a conversation: one
+// message, then its answer), else queues it: the messages that come meanwhile go out together,
+// in batches. Batches of small messages go one at a time, so that they arrive in the order they
+// were sent: a receiver takes them in that order, and while its room is full only the message it
+// awaits gets in. Large ones (a batch of kBatchBytes or more) have connections of their own, up
+// to max_connections_per_peer. Runs on the network thread.
 void Client::launch(Link& link, OutgoingMessage message, DeliveryPtr delivery) {
-  if (link.in_flight >= config_.max_connections_per_peer) {
-    link.queued.emplace_back(std::move(message), std::move(delivery));
+  if (link.queued.empty() && link.small_in_flight == 0 &&
+      link.in_flight < config_.max_connections_per_peer) {
+    Batch batch;
+    batch.push_back(Pending{std::move(message), std::move(delivery)});
+    start(link, std::move(batch));
     return;
   }
+  link.queued.push_back(Pending{std::move(message), std::move(delivery)});
+  // Started after the sends posted meanwhile have been queued too.
+  if (!link.start_posted) {
+    link.start_posted = true;
+    asio::post(ioc_, [this, &link] {
+      link.start_posted = false;
+      start_queued(link);
+    });
+  }
+}
+
+// Takes batches off the queue, in order, while connections are free and no batch of small
+// messages is under way; a batch holds only messages sent with the same options.
+void Client::start_queued(Link& link) {
+  while (!link.queued.empty() && link.small_in_flight == 0 &&
+         link.in_flight < config_.max_connections_per_peer) {
+    Batch batch;
+    const Delivery& first = *link.queued.front().delivery;
+    std::size_t bytes = 0;
+    do {
+      Pending& next = link.queued.front();
+      if (!batch.empty() && (next.delivery->max_retries != first.max_retries ||
+                             next.delivery->attempt_timeout != first.attempt_timeout ||
+                             bytes + next.message.size() > kBatchBytes)) {
+        break;
+      }
+      bytes += next.message.size();
+      batch.push_back(std::move(next));
+      link.queued.pop_front();
+    } while (!link.queued.empty() && batch.size() < kBatchMessages);
+    start(link, std::move(batch));
+  }
+}
+
+void Client::start(Link& link, Batch batch) {
+  const std::size_t messages = batch.size();
+  std::size_t bytes = 0;
+  for (const auto& p : batch) bytes += p.message.size();
+  const bool small = bytes < kBatchBytes;
   ++link.in_flight;
-  asio::co_spawn(ioc_, deliver(link, std::move(message), delivery),
-                 [this, &link, delivery](std::exception_ptr e) {
-                   if (e) settle(delivery, e);
+  if (small) ++link.small_in_flight;
+  // deliver() settles every message of the batch, also when it fails unexpectedly.
+  asio::co_spawn(ioc_, deliver(link, std::move(batch)),
+                 [this, &link, messages, small](std::exception_ptr) {
                    --link.in_flight;
-                   if (!link.queued.empty()) {
-                     auto [next_message, next_delivery] = std::move(link.queued.front());
-                     link.queued.pop_front();
-                     launch(link, std::move(next_message), std::move(next_delivery));
-                   }
+                   if (small) --link.small_in_flight;
+                   start_queued(link);
                    std::lock_guard lock(mu_);
-                   --under_way_;
+                   under_way_ -= messages;
                    idle_.notify_all();
                  });
 }
@@ -123,9 +175,11 @@ bool Client::stopping() const {
   return stopping_;
 }
 
-asio::awaitable<void> Client::deliver(Link& link, OutgoingMessage message, DeliveryPtr delivery) {
+asio::awaitable<void> Client::deliver(Link& link, Batch batch) {
   const Peer& peer = link.peer;
-  // The request as the reference's client sends it: header and body in one gather write.
+  const int max_retries = batch.front().delivery->max_retries;
+  const std::chrono::milliseconds attempt_timeout = batch.front().delivery->attempt_timeout;
+  // Each request as the reference's client sends it; all of them in one gather write.
   const std::uint16_t own_port = own_port_.load();
   if (!link.request_head || link.request_head_port != own_port) {
     link.request_head = std::make_shared<const std::string>(
@@ -135,115 +189,150 @@ asio::awaitable<void> Client::deliver(Link& link, OutgoingMessage message, Deliv
     link.request_head_port = own_port;
   }
   const std::shared_ptr<const std::string> head = link.request_head;
-  std::array<char, 32> length_line{};
-  char* end = std::to_chars(length_line.data(), length_line.data() + 20, message.size()).ptr;
-  end = std::copy_n("\r\n\r\n", 4, end);
-  const std::array<asio::const_buffer, 5> request{
-      asio::buffer(*head),
-      asio::buffer(length_line.data(), static_cast<std::size_t>(end - length_line.data())),
-      asio::buffer(message.head->data(), message.head->size()),
-      asio::buffer(message.borrowed.data(), message.borrowed.size()),
-      message.tail ? asio::buffer(message.tail->data(), message.tail->size())
-                   : asio::const_buffer()};
+  // Sized for the common batch of one message.
+  boost::container::small_vector<std::array<char, 24>, 1> length_lines;
+  boost::container::small_vector<asio::const_buffer, 5> request;
+  // What is left to deliver (the batch without the messages settled), as requests.
+  auto write_out = [&] {
+    batch.erase(
+        std::remove_if(batch.begin(), batch.end(), [](const Pending& p) { return !p.delivery; }),
+        batch.end());
+    length_lines.resize(batch.size());
+    request.clear();
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const OutgoingMessage& m = batch[i].message;
+      char* end = std::to_chars(length_lines[i].data(), length_lines[i].data() + 20, m.size()).ptr;
+      end = std::copy_n("\r\n\r\n", 4, end);
+      request.push_back(asio::buffer(*head));
+      request.push_back(asio::buffer(length_lines[i].data(),
+                                     static_cast<std::size_t>(end - length_lines[i].data())));
+      request.push_back(asio::buffer(m.head->data(), m.head->size()));
+      if (!m.borrowed.empty())
+        request.push_back(asio::buffer(m.borrowed.data(), m.borrowed.size()));
+      if (m.tail) request.push_back(asio::buffer(m.tail->data(), m.tail->size()));
+    }
+  };
+  auto settle_rest = [&](const std::exception_ptr& error) {
+    for (auto& p : batch) {
+      if (p.delivery) settle(std::exchange(p.delivery, nullptr), error);
+    }
+  };
 
-  int failures = 0;
-  std::string last_error;
-  for (;;) {
-    bool reused = !link.idle.empty();
-    bool fresh_tls = false;  // a new TLS connection whose handshake completed
-    bool broken = false;     // it failed after connecting
-    const char* doing = "connecting";
-    std::unique_ptr<Connection> conn;
-    try {
-      if (reused) {
-        conn = std::move(link.idle.back());
-        link.idle.pop_back();
-      } else {
-        conn = std::make_unique<Connection>(ioc_, tls_);
-        conn->watchdog.expires_after(std::min(config_.connect_timeout, delivery->attempt_timeout));
-        co_await conn->tcp().async_connect(link.endpoint, asio::use_awaitable);
-        conn->connected();
-        if (conn->secure) {
-          doing = "in the TLS handshake";
-          detail::prepare_client(conn->ssl(), peer.host, config_.tls->verify_hostname,
-                                 &link.tls_session);
-          co_await conn->secure->async_handshake(asio::ssl::stream_base::client,
-                                                 asio::use_awaitable);
-          fresh_tls = true;
+  try {
+    int failures = 0;
+    std::string last_error;
+    for (;;) {
+      write_out();
+      bool reused = !link.idle.empty();
+      bool fresh_tls = false;  // a new TLS connection whose handshake completed
+      bool broken = false;     // it failed after connecting
+      const char* doing = "connecting";
+      std::unique_ptr<Connection> conn;
+      try {
+        if (reused) {
+          conn = std::move(link.idle.back());
+          link.idle.pop_back();
+        } else {
+          conn = std::make_unique<Connection>(ioc_, tls_);
+          conn->watchdog.expires_after(std::min(config_.connect_timeout, attempt_timeout));
+          co_await conn->tcp().async_connect(link.endpoint, asio::use_awaitable);
+          conn->connected();
+          if (conn->secure) {
+            doing = "in the TLS handshake";
+            detail::prepare_client(conn->ssl(), peer.host, config_.tls->verify_hostname,
+                                   &link.tls_session);
+            co_await conn->secure->async_handshake(asio::ssl::stream_base::client,
+                                                   asio::use_awaitable);
+            fresh_tls = true;
+          }
+          peers_.count_connection(peer, conn->secure && detail::session_resumed(conn->ssl()));
         }
-        peers_.count_connection(peer, conn->secure && detail::session_resumed(conn->ssl()));
+        doing = "sending";
+        if (const std::size_t written = conn->write_now(request);
+            written < asio::buffer_size(request)) {
+          co_await conn->send(request, written, attempt_timeout);
+        }
+        // The answers come in the order of the requests. A live party answers as soon as it has a
+        // message: a peer that stalls here is given answer_timeout, not what is left of the
+        // attempt.
+        doing = "waiting for the answer";
+        bool keep_alive = true;
+        std::size_t answered = 0;
+        for (std::size_t i = 0; i < batch.size() && keep_alive; ++i, ++answered) {
+          conn->watchdog.expires_after(std::min(config_.answer_timeout, attempt_timeout));
+          Answer answer = co_await conn->read_answer();
+          // A TLS 1.3 server sends its session tickets after the handshake, so the session is
+          // worth keeping only once an answer has been read.
+          if (i == 0 && conn->secure && !reused) link.tls_session.remember(conn->ssl());
+          keep_alive = answer.keep_alive;
+          if (answer.status == 200) {
+            peers_.count_sent(peer, batch[i].message.size());
+            settle(std::exchange(batch[i].delivery, nullptr), nullptr);
+            continue;
+          }
+          last_error = "it answered " + std::to_string(answer.status) + " " + answer.body;
+          if (is_final_answer(static_cast<http::status>(answer.status))) {
+            log().warn("Message to {} ({}:{}) refused (attempt {}, final): {}", peer.name,
+                       peer.host, peer.port, failures + 1, last_error);
+            settle(std::exchange(batch[i].delivery, nullptr),
+                   delivery_error(peer, kCannotDeliver,
+                                  " after " + std::to_string(failures + 1) +
+                                      " failed attempts: " + last_error));
+          }
+        }
+        conn->watchdog.expires_never();
+        if (keep_alive) link.idle.push_back(std::move(conn));
+        if (std::all_of(batch.begin(), batch.end(), [](const Pending& p) { return !p.delivery; })) {
+          co_return;
+        }
+        // Refused for now (no room), or the connection was closed before the last answer.
+        if (answered < batch.size())
+          last_error = std::string(doing) + ": the connection was closed";
+      } catch (const boost::system::system_error& e) {
+        if (detail::is_final_tls_failure(e.code())) {
+          // Certificates and protocol mismatches do not heal by retrying (the reference raises).
+          last_error = detail::explain_tls_failure(e.code(), conn ? conn->ssl() : nullptr);
+          settle_rest(delivery_error<TlsError>(peer, kCannotDeliver, " over TLS: " + last_error));
+          co_return;
+        }
+        last_error =
+            std::string(doing) + ": " +
+            (conn && conn->watchdog.expired() ? std::string("timed out") : e.code().message());
+        broken = fresh_tls;
+        // A kept-alive connection that the server closed meanwhile: reconnect at once.
+        if (reused) continue;
+      } catch (const std::exception& e) {
+        last_error = std::string(doing) + ": " + e.what();
+        if (reused) continue;
       }
-      doing = "sending";
-      if (const std::size_t written = conn->write_now(request);
-          written < asio::buffer_size(request)) {
-        co_await conn->send(request, written, delivery->attempt_timeout);
+      if (broken) {
+        // Under TLS 1.3 a server judges our certificate after our side of the handshake is done;
+        // one that then closes at once (Python's does) resets the connection before its alert can
+        // be read. A TLS 1.2 handshake, where the judgement is part of the handshake, tells a
+        // refusal from a connection that merely broke.
+        std::string refusal = co_await probe_certificate_refusal(link);
+        if (!refusal.empty()) {
+          settle_rest(delivery_error<TlsError>(peer, kCannotDeliver, " over TLS: " + refusal));
+          co_return;
+        }
       }
-      // A live party answers as soon as it has the message: a peer that stalls here is given
-      // answer_timeout, not what is left of the attempt.
-      doing = "waiting for the answer";
-      conn->watchdog.expires_after(std::min(config_.answer_timeout, delivery->attempt_timeout));
-      Answer answer = co_await conn->read_answer();
-      conn->watchdog.expires_never();  // kept alive, or dropped
-      // A TLS 1.3 server sends its session tickets after the handshake, so the session is worth
-      // keeping only once an answer has been read.
-      if (conn->secure && !reused) link.tls_session.remember(conn->ssl());
-      if (answer.result() == http::status::ok) {
-        if (answer.keep_alive()) link.idle.push_back(std::move(conn));
-        peers_.count_sent(peer, message.size());
-        settle(delivery, nullptr);
-        co_return;
+      ++failures;
+      const bool last = stopping() || (max_retries >= 0 && failures > max_retries);
+      if (auto held_back = link.failures_log.allow()) {
+        log().warn("Message to {} ({}:{}) not delivered (attempt {}{}): {}{}", peer.name, peer.host,
+                   peer.port, failures, last ? ", the last" : ", retrying after retry_delay",
+                   last_error, held_back_note(*held_back));
       }
-      last_error = "it answered " + std::to_string(answer.result_int()) + " " + answer.body();
-      if (is_final_answer(answer.result())) {
-        ++failures;
-        log().warn("Message to {} ({}:{}) refused (attempt {}, final): {}", peer.name, peer.host,
-                   peer.port, failures, last_error);
-        break;
-      }
-    } catch (const boost::system::system_error& e) {
-      if (detail::is_final_tls_failure(e.code())) {
-        // Certificates and protocol mismatches do not heal by retrying (the reference raises).
-        last_error = detail::explain_tls_failure(e.code(), conn ? conn->ssl() : nullptr);
-        settle(delivery,
-               delivery_error<TlsError>(peer, kCannotDeliver, " over TLS: " + last_error));
-        co_return;
-      }
-      last_error =
-          std::string(doing) + ": " +
-          (conn && conn->watchdog.expired() ? std::string("timed out") : e.code().message());
-      broken = fresh_tls;
-      // A kept-alive connection that the server closed meanwhile: reconnect at once.
-      if (reused) continue;
-    } catch (const std::exception& e) {
-      last_error = std::string(doing) + ": " + e.what();
-      if (reused) continue;
+      if (last) break;
+      asio::steady_timer timer(ioc_, config_.retry_delay);
+      co_await timer.async_wait(asio::use_awaitable);
     }
-    if (broken) {
-      // Under TLS 1.3 a server judges our certificate after our side of the handshake is done;
-      // one that then closes at once (Python's does) resets the connection before its alert can
-      // be read. A TLS 1.2 handshake, where the judgement is part of the handshake, tells a
-      // refusal from a connection that merely broke.
-      std::string refusal = co_await probe_certificate_refusal(link);
-      if (!refusal.empty()) {
-        settle(delivery, delivery_error<TlsError>(peer, kCannotDeliver, " over TLS: " + refusal));
-        co_return;
-      }
-    }
-    ++failures;
-    const bool last =
-        stopping() || (delivery->max_retries >= 0 && failures > delivery->max_retries);
-    if (auto held_back = link.failures_log.allow()) {
-      log().warn("Message to {} ({}:{}) not delivered (attempt {}{}): {}{}", peer.name, peer.host,
-                 peer.port, failures, last ? ", the last" : ", retrying after retry_delay",
-                 last_error, held_back_note(*held_back));
-    }
-    if (last) break;
-    asio::steady_timer timer(ioc_, config_.retry_delay);
-    co_await timer.async_wait(asio::use_awaitable);
+    settle_rest(
+        delivery_error(peer, kCannotDeliver,
+                       " after " + std::to_string(failures) + " failed attempts: " + last_error));
+  } catch (...) {
+    settle_rest(std::current_exception());  // not a network failure: a bug, or out of memory
   }
-  settle(delivery,
-         delivery_error(peer, kCannotDeliver,
-                        " after " + std::to_string(failures) + " failed attempts: " + last_error));
 }
 
 // A TLS 1.2 handshake with the peer: the explanation when the peer refuses our certificate in it,

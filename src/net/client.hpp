@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include <atomic>
 #include <condition_variable>
@@ -81,6 +82,12 @@ class Client {
     bool settled = false;  // under mu_
   };
   using DeliveryPtr = std::shared_ptr<Delivery>;
+  struct Pending {
+    OutgoingMessage message;
+    DeliveryPtr delivery;  // null once settled
+  };
+  // Messages written together on one connection (HTTP/1.1 pipelining) and answered in order.
+  using Batch = boost::container::small_vector<Pending, 1>;
   // What the client keeps per peer; all but `peer` and `endpoint` belong to the network thread.
   struct Link {
     Link(const Peer& p, boost::asio::ip::tcp::endpoint e) : peer(p), endpoint(e) {}
@@ -88,9 +95,11 @@ class Client {
     boost::asio::ip::tcp::endpoint endpoint;
     detail::SessionCache tls_session;
     std::vector<std::unique_ptr<Connection>> idle;
-    std::size_t in_flight = 0;
-    std::deque<std::pair<OutgoingMessage, DeliveryPtr>> queued;
-    LogLimiter failures_log;  // one line about failed attempts per few seconds
+    std::size_t in_flight = 0;        // batches under way
+    std::size_t small_in_flight = 0;  // ...of small messages (at most one)
+    std::deque<Pending> queued;
+    bool start_posted = false;  // start_queued() is posted
+    LogLimiter failures_log;    // one line about failed attempts per few seconds
     // The request header up to the Content-Length value, as the reference's client sends it,
     // made once per server port this party advertises.
     std::shared_ptr<const std::string> request_head;
@@ -98,7 +107,9 @@ class Client {
   };
 
   void launch(Link& link, OutgoingMessage message, DeliveryPtr delivery);
-  boost::asio::awaitable<void> deliver(Link& link, OutgoingMessage message, DeliveryPtr delivery);
+  void start_queued(Link& link);
+  void start(Link& link, Batch batch);
+  boost::asio::awaitable<void> deliver(Link& link, Batch batch);
   boost::asio::awaitable<std::string> probe_certificate_refusal(Link& link);
   void settle(const DeliveryPtr& delivery, std::exception_ptr error);
   bool stopping() const;

@@ -24,7 +24,12 @@
 namespace tno::mpc::communication::net {
 
 using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
-using Answer = boost::beast::http::response<boost::beast::http::string_body>;
+/// What a client needs of an answer.
+struct Answer {
+  unsigned status = 0;
+  bool keep_alive = true;
+  std::string body;
+};
 
 struct Connection {
   /// A TLS connection with `tls`, else a plain one; not connected yet.
@@ -88,7 +93,7 @@ struct Connection {
       if (have.substr(0, n) != expected.substr(0, n)) break;
       if (n == expected.size()) {
         buffer.consume(n);
-        co_return Answer{boost::beast::http::status::ok, 11};
+        co_return Answer{200, true, {}};
       }
       const auto space = buffer.prepare(4096);
       const std::size_t got =
@@ -96,14 +101,14 @@ struct Connection {
                  : co_await tcp().socket().async_read_some(space, boost::asio::use_awaitable);
       buffer.commit(got);
     }
-    Answer answer;
+    boost::beast::http::response<boost::beast::http::string_body> answer;
     if (secure) {
       co_await boost::beast::http::async_read(*secure, buffer, answer, boost::asio::use_awaitable);
     } else {
       co_await boost::beast::http::async_read(tcp().socket(), buffer, answer,
                                               boost::asio::use_awaitable);
     }
-    co_return answer;
+    co_return Answer{answer.result_int(), answer.keep_alive(), std::move(answer.body())};
   }
 
   std::optional<boost::beast::tcp_stream> plain;

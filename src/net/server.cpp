@@ -187,6 +187,31 @@ asio::awaitable<beast::error_code> write_rest(Stream& stream, const Buffers& buf
   co_return ec;
 }
 
+// Answers owed to pipelined requests: when the next request is in already, the constant 200 of
+// one waits for those of the next, and they go out together, in order, in one write, before the
+// connection waits for more or writes any other answer.
+struct OwedAnswers {
+  std::string bytes;
+
+  // Writes what the socket takes now; true when nothing is owed any more or the connection
+  // failed (`ec`).
+  template <class Stream>
+  bool pay_now(Stream& stream, beast::error_code& ec) {
+    bytes.erase(0, write_now(stream, asio::buffer(bytes), ec));
+    return ec || bytes.empty();
+  }
+  // Writes what is owed, waiting for room within `limit`; the error that ended the connection.
+  template <class Stream>
+  asio::awaitable<beast::error_code> pay(Stream& stream, Watchdog& watchdog,
+                                         std::chrono::milliseconds limit) {
+    beast::error_code ec;
+    if (!pay_now(stream, ec))
+      ec = co_await write_rest(stream, asio::buffer(bytes), 0, watchdog, limit);
+    bytes.clear();
+    co_return ec;
+  }
+};
+
 std::string_view view(const beast::flat_buffer& buffer) {
   return {static_cast<const char*>(buffer.data().data()), buffer.size()};
 }
@@ -199,15 +224,31 @@ template <class Stream>
 asio::awaitable<Next> serve_quick(State& s, Stream& stream, beast::flat_buffer& buffer,
                                   const QuickRequest& request, const std::string& remote_ip,
                                   const std::string& certificate, Connections::Slot& slot,
-                                  Watchdog& watchdog) {
+                                  Watchdog& watchdog, OwedAnswers& owed) {
   RequestHead head;  // POST, HTTP/1.1, keep-alive
   head.cookie = request.cookie;
   const auto length = static_cast<std::size_t>(request.content_length);
   auto verdict = screen(s, head, remote_ip, certificate, length);
   buffer.consume(request.header_bytes);
   if (auto* early = std::get_if<Response>(&verdict)) {
-    if (length > 0) early->keep_alive(false);  // the body is not read
-    auto ec = co_await write_answer(stream, *early, false);
+    beast::error_code ec;
+    if (early->result() == http::status::service_unavailable && early->keep_alive()) {
+      // A peer's message that finds no room now: its body (under kRegionBytes) is read past, so
+      // that the connection stays open and the requests pipelined behind it are answered too.
+      const std::size_t have = std::min(buffer.size(), length);
+      buffer.consume(have);
+      if (have < length) {
+        watchdog.expires_after(s.config.attempt_timeout);
+        std::string skipped(length - have, '\0');
+        auto [read_ec, n] = co_await asio::async_read(stream, asio::buffer(skipped),
+                                                      asio::as_tuple(asio::use_awaitable));
+        if (read_ec) co_return Next::close;
+      }
+    } else if (length > 0) {
+      early->keep_alive(false);  // the body is not read
+    }
+    if (!owed.bytes.empty()) ec = co_await owed.pay(stream, watchdog, s.config.attempt_timeout);
+    if (!ec) ec = co_await write_answer(stream, *early, false);
     co_return ec || !early->keep_alive() ? Next::close : Next::request;
   }
   const auto& sender = std::get<PeerRegistry::Sender>(verdict);
@@ -216,13 +257,16 @@ asio::awaitable<Next> serve_quick(State& s, Stream& stream, beast::flat_buffer& 
   auto arrival = s.mailbox.arrive(sender.peer->name);
   if (!arrival.add(length)) {
     auto res = refused_for_room(s, head, *sender.peer, length);
+    if (!owed.bytes.empty() && co_await owed.pay(stream, watchdog, s.config.attempt_timeout)) {
+      co_return Next::close;
+    }
     co_await write_answer(stream, res, false);
     co_return Next::close;
   }
-  std::string body(length, '\0');
   const std::size_t have = std::min(buffer.size(), length);
-  std::memcpy(body.data(), buffer.data().data(), have);
+  std::string body(static_cast<const char*>(buffer.data().data()), have);
   buffer.consume(have);
+  body.resize(length);
   if (have < length) {
     watchdog.expires_after(s.config.attempt_timeout);
     auto [ec, n] =
@@ -234,14 +278,25 @@ asio::awaitable<Next> serve_quick(State& s, Stream& stream, beast::flat_buffer& 
       handle(s, head, sender, std::make_shared<const ReceivedBody>(std::move(body)), arrival);
   beast::error_code ec;
   if (!res) {
-    const auto answer = asio::buffer(received_bytes());
-    const std::size_t written = write_now(stream, answer, ec);
-    if (!ec && written < answer.size()) {
-      ec = co_await write_rest(stream, answer, written, watchdog, s.config.attempt_timeout);
+    const std::string_view answer = received_bytes();
+    if (buffer.size() > 0) {
+      owed.bytes += answer;  // the next request is in: its answer joins this one
+    } else if (owed.bytes.empty()) {
+      const std::size_t written = write_now(stream, asio::buffer(answer), ec);
+      if (!ec && written < answer.size()) {
+        ec = co_await write_rest(stream, asio::buffer(answer), written, watchdog,
+                                 s.config.attempt_timeout);
+      }
+    } else {
+      owed.bytes += answer;
+      if (!owed.pay_now(stream, ec)) {
+        ec = co_await owed.pay(stream, watchdog, s.config.attempt_timeout);
+      }
     }
   } else {
+    if (!owed.bytes.empty()) ec = co_await owed.pay(stream, watchdog, s.config.attempt_timeout);
     watchdog.expires_after(s.config.attempt_timeout);
-    ec = co_await write_answer(stream, *res, false);
+    if (!ec) ec = co_await write_answer(stream, *res, false);
   }
   slot.busy(false);
   co_return ec || (res && !res->keep_alive()) ? Next::close : Next::request;
@@ -338,6 +393,7 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
   auto& io = bytes_of(stream);
   const std::uint64_t quick_body_limit =
       std::min<std::uint64_t>(s.config.max_body_bytes, BodyBuffers::kRegionBytes - 1);
+  OwedAnswers owed;
   for (;;) {
     watchdog.expires_after(s.config.idle_timeout);
     QuickRequest request;
@@ -345,6 +401,11 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
     beast::error_code ec;
     while ((scan = scan_request(view(buffer), s.config.max_header_bytes, quick_body_limit,
                                 request)) == Scan::need_more) {
+      if (!owed.bytes.empty() && !owed.pay_now(io, ec)) {
+        ec = co_await owed.pay(io, watchdog, s.config.attempt_timeout);
+        watchdog.expires_after(s.config.idle_timeout);
+      }
+      if (ec) break;
       // Reads what arrives next, up to the buffer's limit.
       const std::size_t room = std::min<std::size_t>(64 * 1024, buffer.max_size() - buffer.size());
       auto [read_ec, n] =
@@ -353,10 +414,14 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
       if ((ec = read_ec)) break;
     }
     if (ec) break;  // closed between requests, timed out, reset
-    const Next next =
-        scan == Scan::quick
-            ? co_await serve_quick(s, io, buffer, request, remote_ip, certificate, slot, watchdog)
-            : co_await serve_general(s, io, buffer, remote_ip, certificate, slot, watchdog);
+    if (scan != Scan::quick && !owed.bytes.empty() &&
+        co_await owed.pay(io, watchdog, s.config.attempt_timeout)) {
+      break;
+    }
+    const Next next = scan == Scan::quick ? co_await serve_quick(s, io, buffer, request, remote_ip,
+                                                                 certificate, slot, watchdog, owed)
+                                          : co_await serve_general(s, io, buffer, remote_ip,
+                                                                   certificate, slot, watchdog);
     if (next == Next::close) break;
   }
 }
