@@ -37,8 +37,11 @@ struct PoolConfig {
   /// live party answers as soon as it has stored the message): a peer that accepts messages and
   /// stalls fails the attempt after this, which is then retried. Default 30 s.
   std::chrono::milliseconds answer_timeout{std::chrono::seconds(30)};
-  /// Deliveries to one peer in flight at once, each on its own kept-alive connection; further
-  /// sends to that peer wait in the order they were made. Default 32 (the reference: 100).
+  /// Connections to one peer in use at once. Small messages sent while another is under way go
+  /// out together, pipelined on one connection and answered in order (one such batch at a time,
+  /// so that they arrive in the order they were sent); large messages (256 KiB and more) take a
+  /// connection each. Sends beyond this wait in the order they were made. Default 32 (the
+  /// reference: 100 connections).
   std::size_t max_connections_per_peer = 32;
 
   // ---- receiving (limits the reference does not have; see docs/security.md) -------------------
