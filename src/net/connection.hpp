@@ -6,8 +6,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
@@ -19,6 +17,7 @@
 #include <string_view>
 
 #include "net/framing.hpp"
+#include "net/stream_io.hpp"
 #include "net/watchdog.hpp"
 
 namespace tno::mpc::communication::net {
@@ -62,8 +61,8 @@ struct Connection {
   std::size_t write_now(const Buffers& request) {
     if (secure) return 0;
     boost::system::error_code ec;
-    const std::size_t written = tcp().socket().write_some(request, ec);
-    if (ec && ec != boost::asio::error::would_block) throw boost::system::system_error(ec);
+    const std::size_t written = net::write_now(tcp().socket(), request, ec);
+    if (ec) throw boost::system::system_error(ec);
     return written;
   }
 
@@ -72,14 +71,10 @@ struct Connection {
   template <class Buffers>
   boost::asio::awaitable<void> send(const Buffers& request, std::size_t written,
                                     std::chrono::milliseconds limit) {
-    watchdog.expires_after(limit);
-    boost::beast::buffers_suffix<Buffers> rest(request);
-    rest.consume(written);
-    if (secure) {
-      co_await boost::asio::async_write(*secure, rest, boost::asio::use_awaitable);
-    } else {
-      co_await boost::asio::async_write(tcp().socket(), rest, boost::asio::use_awaitable);
-    }
+    const boost::system::error_code ec =
+        secure ? co_await write_rest(*secure, request, written, watchdog, limit)
+               : co_await write_rest(tcp().socket(), request, written, watchdog, limit);
+    if (ec) throw boost::system::system_error(ec);
   }
 
   /// Reads one answer. Throws boost::system::system_error.

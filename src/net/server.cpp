@@ -23,6 +23,7 @@
 #include "net/quick_request.hpp"
 #include "net/requests.hpp"
 #include "net/server_state.hpp"
+#include "net/stream_io.hpp"
 #include "net/watchdog.hpp"
 #include "tls.hpp"
 #include "tno/mpc/communication/errors.hpp"
@@ -162,31 +163,6 @@ beast::ssl_stream<beast::tcp_stream>& bytes_of(beast::ssl_stream<beast::tcp_stre
   return stream;
 }
 
-// Writes what the socket takes of `buffers` now, without waiting (nothing over TLS): how many
-// bytes, or the error that ended the connection.
-template <class Stream, class Buffers>
-std::size_t write_now(Stream& stream, const Buffers& buffers, beast::error_code& ec) {
-  if constexpr (std::is_same_v<Stream, tcp::socket>) {
-    const std::size_t written = stream.write_some(buffers, ec);  // the socket is non-blocking
-    if (ec == asio::error::would_block) ec = {};
-    return written;
-  } else {
-    return 0;
-  }
-}
-
-// Writes `buffers` from byte `written` on, waiting for room for at most `limit`.
-template <class Stream, class Buffers>
-asio::awaitable<beast::error_code> write_rest(Stream& stream, const Buffers& buffers,
-                                              std::size_t written, Watchdog& watchdog,
-                                              std::chrono::milliseconds limit) {
-  watchdog.expires_after(limit);
-  beast::buffers_suffix<Buffers> rest(buffers);
-  rest.consume(written);
-  auto [ec, n] = co_await asio::async_write(stream, rest, asio::as_tuple(asio::use_awaitable));
-  co_return ec;
-}
-
 // Answers owed to pipelined requests: when the next request is in already, the constant 200 of
 // one waits for those of the next, and they go out together, in order, in one write, before the
 // connection waits for more or writes any other answer.
@@ -235,14 +211,9 @@ asio::awaitable<Next> serve_quick(State& s, Stream& stream, beast::flat_buffer& 
     if (early->result() == http::status::service_unavailable && early->keep_alive()) {
       // A peer's message that finds no room now: its body (under kRegionBytes) is read past, so
       // that the connection stays open and the requests pipelined behind it are answered too.
-      const std::size_t have = std::min(buffer.size(), length);
-      buffer.consume(have);
-      if (have < length) {
-        watchdog.expires_after(s.config.attempt_timeout);
-        std::string skipped(length - have, '\0');
-        auto [read_ec, n] = co_await asio::async_read(stream, asio::buffer(skipped),
-                                                      asio::as_tuple(asio::use_awaitable));
-        if (read_ec) co_return Next::close;
+      std::string skipped(length, '\0');
+      if (!co_await read_exactly(stream, buffer, skipped, watchdog, s.config.attempt_timeout)) {
+        co_return Next::close;
       }
     } else if (length > 0) {
       early->keep_alive(false);  // the body is not read
@@ -263,35 +234,18 @@ asio::awaitable<Next> serve_quick(State& s, Stream& stream, beast::flat_buffer& 
     co_await write_answer(stream, res, false);
     co_return Next::close;
   }
-  const std::size_t have = std::min(buffer.size(), length);
-  std::string body(static_cast<const char*>(buffer.data().data()), have);
-  buffer.consume(have);
-  body.resize(length);
-  if (have < length) {
-    watchdog.expires_after(s.config.attempt_timeout);
-    auto [ec, n] =
-        co_await asio::async_read(stream, asio::buffer(body.data() + have, length - have),
-                                  asio::as_tuple(asio::use_awaitable));
-    if (ec) co_return Next::close;
+  std::string body(length, '\0');
+  if (!co_await read_exactly(stream, buffer, body, watchdog, s.config.attempt_timeout)) {
+    co_return Next::close;
   }
   auto res =
       handle(s, head, sender, std::make_shared<const ReceivedBody>(std::move(body)), arrival);
   beast::error_code ec;
   if (!res) {
-    const std::string_view answer = received_bytes();
-    if (buffer.size() > 0) {
-      owed.bytes += answer;  // the next request is in: its answer joins this one
-    } else if (owed.bytes.empty()) {
-      const std::size_t written = write_now(stream, asio::buffer(answer), ec);
-      if (!ec && written < answer.size()) {
-        ec = co_await write_rest(stream, asio::buffer(answer), written, watchdog,
-                                 s.config.attempt_timeout);
-      }
-    } else {
-      owed.bytes += answer;
-      if (!owed.pay_now(stream, ec)) {
-        ec = co_await owed.pay(stream, watchdog, s.config.attempt_timeout);
-      }
+    // When the next request is in already, this answer waits to go out with its answer.
+    owed.bytes += received_bytes();
+    if (buffer.size() == 0 && !owed.pay_now(stream, ec)) {
+      ec = co_await owed.pay(stream, watchdog, s.config.attempt_timeout);
     }
   } else {
     if (!owed.bytes.empty()) ec = co_await owed.pay(stream, watchdog, s.config.attempt_timeout);
