@@ -212,7 +212,9 @@ asio::awaitable<Next> serve_quick(State& s, Stream& stream, beast::flat_buffer& 
       // A peer's message that finds no room now: its body (under kRegionBytes) is read past, so
       // that the connection stays open and the requests pipelined behind it are answered too.
       std::string skipped(length, '\0');
-      if (!co_await read_exactly(stream, buffer, skipped, watchdog, s.config.attempt_timeout)) {
+      std::span<char> rest(skipped);
+      if (!fill_from(buffer, rest) &&
+          !co_await read_exactly(stream, rest, watchdog, s.config.attempt_timeout)) {
         co_return Next::close;
       }
     } else if (length > 0) {
@@ -235,7 +237,9 @@ asio::awaitable<Next> serve_quick(State& s, Stream& stream, beast::flat_buffer& 
     co_return Next::close;
   }
   std::string body(length, '\0');
-  if (!co_await read_exactly(stream, buffer, body, watchdog, s.config.attempt_timeout)) {
+  if (std::span<char> rest(body);
+      !fill_from(buffer, rest) &&
+      !co_await read_exactly(stream, rest, watchdog, s.config.attempt_timeout)) {
     co_return Next::close;
   }
   auto res =

@@ -51,22 +51,28 @@ boost::asio::awaitable<boost::system::error_code> write_rest(Stream& stream, con
   co_return ec;
 }
 
-/// Fills `into` with the next bytes of the connection: first what `buffer` holds already (read
-/// past a header), then from `stream`, within `limit`. False when the connection failed.
-template <class Stream>
-boost::asio::awaitable<bool> read_exactly(Stream& stream, boost::beast::flat_buffer& buffer,
-                                          std::span<char> into, Watchdog& watchdog,
-                                          std::chrono::milliseconds limit) {
+/// Moves what `buffer` holds (bytes read past a header) to the front of `into`, and narrows `into`
+/// to what is still missing; true when nothing is. Inline, so that a body that came with its
+/// header costs no coroutine.
+inline bool fill_from(boost::beast::flat_buffer& buffer, std::span<char>& into) {
   const std::size_t have = std::min(buffer.size(), into.size());
   if (have > 0) {
     std::memcpy(into.data(), buffer.data().data(), have);
     buffer.consume(have);
   }
-  if (have == into.size()) co_return true;
+  into = into.subspan(have);
+  return into.empty();
+}
+
+/// Reads exactly `into.size()` bytes into `into`, the connection making progress within `limit`.
+/// False when the connection failed.
+template <class Stream>
+boost::asio::awaitable<bool> read_exactly(Stream& stream, std::span<char> into, Watchdog& watchdog,
+                                          std::chrono::milliseconds limit) {
   watchdog.expires_after(limit);
-  auto [ec, n] = co_await boost::asio::async_read(
-      stream, boost::asio::buffer(into.data() + have, into.size() - have),
-      boost::asio::as_tuple(boost::asio::use_awaitable));
+  auto [ec, n] =
+      co_await boost::asio::async_read(stream, boost::asio::buffer(into.data(), into.size()),
+                                       boost::asio::as_tuple(boost::asio::use_awaitable));
   co_return !ec;
 }
 
