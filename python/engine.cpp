@@ -190,8 +190,10 @@ class Engine {
 
   // Sends `body` (a packed message, its id inside) to `peer`; ("sent", token, ...) follows. The
   // bytes go out from the bytes object itself: the caller keeps it alive until that event.
+  // With `run`, the request goes out now; else at the network's next run (the caller arranges
+  // one: a burst of sends then costs one run). True when events wait to be drained.
   bool send(const std::string& peer, nb::bytes body, std::uint64_t token,
-            std::optional<int> max_retries, std::optional<double> timeout) {
+            std::optional<int> max_retries, std::optional<double> timeout, bool run) {
     std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(body.c_str()), body.size());
     auto message = mpc::OutgoingMessage{std::make_shared<const mpc::ByteBuffer>(), bytes};
     std::weak_ptr<Dispatcher> d = dispatcher_;
@@ -201,7 +203,7 @@ class Engine {
           if (auto to = d.lock()) to->push(completion(token, error));
         },
         mpc::SendOptions{max_retries, milliseconds(timeout)});
-    return run_network();  // the request goes out now, not at the loop's next turn
+    return run ? run_network() : dispatcher_->pending();
   }
 
   // Sends the message {"object": payload, "id": id} with the bin payload going out from the bytes
@@ -308,7 +310,7 @@ NB_MODULE(_engine, m) {
       .def("add_peer", &Engine::add_peer, nb::arg("name"), nb::arg("addr"), nb::arg("port"),
            nb::arg("cert").none())
       .def("send", &Engine::send, nb::arg("peer"), nb::arg("body"), nb::arg("token"),
-           nb::arg("max_retries").none(), nb::arg("timeout").none())
+           nb::arg("max_retries").none(), nb::arg("timeout").none(), nb::arg("run") = true)
       .def("send_bytes", &Engine::send_bytes, nb::arg("peer"), nb::arg("payload"), nb::arg("id"),
            nb::arg("token"), nb::arg("max_retries").none(), nb::arg("timeout").none())
       .def("shutdown", &Engine::shutdown, nb::arg("deadline"))

@@ -73,6 +73,15 @@ _MISSING = object()
 _IN_PLACE_BYTES = 1 << 20
 
 
+def _send_error(status: int, error: str) -> Exception:
+    """The exception of a send that failed, as the engine reported it."""
+    if status == _engine.TLS_REFUSED:
+        return CertificateError(error)
+    if status == _engine.NOT_DELIVERED:
+        return DeliveryError(error)
+    return RuntimeError(error)
+
+
 class HTTPClient(reference.HTTPClient):
     """The reference's HTTPClient: ids, counters, prefix and buffer as there; the engine sends."""
 
@@ -127,7 +136,8 @@ class HTTPClient(reference.HTTPClient):
         retry_delay: int = 1,
         timeout: ClientTimeout | None = None,
         max_retries: int = -1,
-    ) -> asyncio.Future[None]:
+        awaited: bool = True,
+    ) -> asyncio.Future[None] | None:
         """Takes the id (the send counter, or `msg_id`; prefixed) as the reference's send does, and
         hands the message over. A large bytes payload goes out from the object itself, with the
         envelope the reference would pack around it; anything else is packed by the reference's
@@ -144,8 +154,20 @@ class HTTPClient(reference.HTTPClient):
             and len(message) >= _IN_PLACE_BYTES
             and (type(msg_id) is str or -(2**63) <= msg_id < 2**63)  # pylint: disable=unidiomatic-typecheck
         ):
-            return self._submit(message, retry_delay, timeout, max_retries, in_place_id=msg_id)
-        return self._submit(self._pack(message, msg_id), retry_delay, timeout, max_retries)
+            return self._submit(
+                message, retry_delay, timeout, max_retries, in_place_id=msg_id, awaited=awaited
+            )
+        return self._submit(
+            self._pack(message, msg_id), retry_delay, timeout, max_retries, awaited=awaited
+        )
+
+    def _asend(
+        self, message: Any, msg_id: str | int | None, timeout: ClientTimeout, max_retries: int
+    ) -> None:
+        """Pool.asend's message, taken in the loop's turn after the asend (as the reference's task
+        takes it): the id, the packing and the hand-over as in send, but with no one awaiting it.
+        A failure goes to the loop's exception handler."""
+        self._send_message(message, msg_id, 1, timeout, max_retries, awaited=False)
 
     def _pack(self, message: Any, msg_id: str | int) -> bytes:
         return Serialization.pack(  # type: ignore[no-any-return]
@@ -173,12 +195,14 @@ class HTTPClient(reference.HTTPClient):
         timeout: ClientTimeout | None = None,
         num_retries: int = -1,
         in_place_id: str | int | None = None,
-    ) -> asyncio.Future[None]:
+        awaited: bool = True,
+    ) -> asyncio.Future[None] | None:
         """Hands a packed message (or, with `in_place_id`, a bytes payload to send under that id)
         to the engine; the future completes when the peer answered 200 (or the send failed),
-        never before the sends to this peer made earlier."""
+        never before the sends to this peer made earlier. Not `awaited` (asend): no future, and
+        the message goes out with the others handed over in this turn of the loop."""
         pool = self.pool
-        done: asyncio.Future[None] = pool.loop.create_future()
+        done: asyncio.Future[None] | None = pool.loop.create_future() if awaited else None
         # The engine sends from the bytes object itself: the entry keeps it alive until settled.
         payload = data if type(data) is bytes else bytes(data)  # pylint: disable=unidiomatic-typecheck
         entry: list[Any] = [done, None, payload, len(payload)]
@@ -189,7 +213,9 @@ class HTTPClient(reference.HTTPClient):
         seconds = None if timeout is None else timeout.total
         try:
             if in_place_id is None:
-                events = pool.engine.send(self.engine_name, payload, token, retries, seconds)
+                events = pool.engine.send(self.engine_name, payload, token, retries, seconds, awaited)
+                if not awaited:
+                    pool._run_network_soon()  # pylint: disable=protected-access
             else:
                 events, entry[3] = pool.engine.send_bytes(
                     self.engine_name, payload, in_place_id, token, retries, seconds
@@ -208,16 +234,17 @@ class HTTPClient(reference.HTTPClient):
             done, (status, error), _, size = self._in_flight.popleft()
             if status == _engine.DELIVERED:
                 self.total_bytes_sent += size
-            if done.done():  # the sender was cancelled
-                continue
-            if status == _engine.DELIVERED:
-                done.set_result(None)
-            elif status == _engine.TLS_REFUSED:
-                done.set_exception(CertificateError(error))
-            elif status == _engine.NOT_DELIVERED:
-                done.set_exception(DeliveryError(error))
-            else:
-                done.set_exception(RuntimeError(error))
+                if done is not None and not done.done():  # not asend's, not cancelled
+                    done.set_result(None)
+            elif done is None:  # asend's: no one awaits it
+                self.pool.loop.call_exception_handler(
+                    {
+                        "message": f"A message sent with asend to {self.addr}:{self.port} failed",
+                        "exception": _send_error(status, error),
+                    }
+                )
+            elif not done.done():  # the sender was not cancelled
+                done.set_exception(_send_error(status, error))
 
     def recv(self, msg_id: str | int | None = None) -> Any:
         if msg_id is None:

@@ -1,8 +1,9 @@
 """
-The reference's Pool on the engine. Every method the reference defines on top of its handlers
-(send, asend, broadcast, async_broadcast, recv, arecv, recv_all, arecv_all, update_msg_prefix)
-is the reference's own, inherited; what changes is where bytes go: into the engine, which
-serves, connects, retries and answers in C++ threads, and back to this loop through one queue.
+The reference's Pool on the engine. The methods the reference defines on top of its handlers
+(broadcast, async_broadcast, arecv, recv_all, arecv_all, update_msg_prefix) are the reference's
+own, inherited; send, asend and recv are re-stated with fewer steps and the same semantics. What
+changes is where bytes go: into the engine, which serves, connects, retries and answers in C++,
+driven by this loop, and back to it through one queue.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Pool(reference.Pool):
         self._engine: _engine.Engine | None = None
         self._engine_id = 0
         self._by_engine_name: dict[str, HTTPClient] = {}
+        self._network_run_due = False
         self.dispatcher = dispatcher_for(self.loop)
 
     @property
@@ -141,6 +143,41 @@ class Pool(reference.Pool):
     def _run_network(self) -> None:
         if self.engine.run_network():
             self.dispatcher.drain()
+
+    def _run_network_soon(self) -> None:
+        """Runs the network in the loop's next turn, once however many sends ask for it."""
+        if not self._network_run_due:
+            self._network_run_due = True
+            self.loop.call_soon(self._run_network_due)
+
+    def _run_network_due(self) -> None:
+        self._network_run_due = False
+        if self._engine is not None:
+            self._run_network()
+
+    def asend(
+        self,
+        handler_name: str,
+        message: Any,
+        msg_id: str | None = None,
+        timeout: ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        # The reference's asend without a task per message: the message is taken in the loop's
+        # next turn, in order with the reference's tasks (both are scheduled with call_soon), so
+        # ids are given as the reference gives them.
+        if timeout is None:
+            timeout = self.default_timeout
+        if max_retries is None:
+            max_retries = self.default_max_retries
+        handler = self._get_handler(handler_name)
+        self.loop.call_soon(
+            handler._asend,  # pylint: disable=protected-access
+            message,
+            msg_id,
+            timeout,
+            max_retries,
+        )
 
     async def send(
         self,

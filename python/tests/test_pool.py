@@ -151,6 +151,53 @@ async def test_a_send_whose_retries_run_out_raises(make_pool: PoolMaker) -> None
         await a.send("ghost", 1)
 
 
+async def test_asends_take_their_ids_as_the_references_do(make_pool: PoolMaker) -> None:
+    """An asend's message takes its id in the loop's next turn, as the reference's task does: a send
+    awaited right after an asend takes the id before it. Both pools run the same program."""
+
+    async def ids_received(sender_pool: object, receiver_pool: object) -> list[object]:
+        connect(sender_pool, receiver_pool, "s", "r")
+        sender_pool.asend("r", "first asend")  # type: ignore[attr-defined]
+        await sender_pool.send("r", "awaited send")  # type: ignore[attr-defined]
+        sender_pool.asend("r", "second asend")  # type: ignore[attr-defined]
+        sender_pool.asend("r", "named", msg_id="name")  # type: ignore[attr-defined]
+        await sender_pool.send("r", "last")  # type: ignore[attr-defined]
+        got = [await receiver_pool.recv("s", msg_id=i) for i in range(4)]  # type: ignore[attr-defined]
+        return got + [await receiver_pool.recv("s", msg_id="name")]  # type: ignore[attr-defined]
+
+    reference_pool = mpc_comm.Pool.__mro__[1]
+    references = [reference_pool(), reference_pool()]
+    for pool in references:
+        pool.add_http_server(port=free_port(), addr="127.0.0.1")
+    await asyncio.sleep(0.1)  # the reference's servers start in a task
+    try:
+        expected = await ids_received(*references)
+    finally:
+        for pool in references:
+            await pool.shutdown()
+    assert expected == ["awaited send", "first asend", "last", "second asend", "named"]
+    assert await ids_received(make_pool(), make_pool()) == expected
+
+
+async def test_an_asend_that_fails_reaches_the_loops_exception_handler(
+    make_pool: PoolMaker,
+) -> None:
+    a = make_pool()
+    a.add_http_client("nobody", "127.0.0.1", free_port())
+    loop = asyncio.get_running_loop()
+    reported: asyncio.Future[dict[str, object]] = loop.create_future()
+    loop.set_exception_handler(lambda _, context: reported.set_result(context))
+    try:
+        a.asend("nobody", "lost", max_retries=0)
+        context = await asyncio.wait_for(reported, 30)
+    finally:
+        loop.set_exception_handler(None)
+    assert isinstance(context["exception"], mpc_comm.DeliveryError)
+    assert "after 1 failed attempts" in str(context["exception"])
+    assert "asend" in str(context["message"])
+    assert a.pool_handlers["nobody"].total_bytes_sent == 0
+
+
 async def test_an_untrusted_peer_is_a_certificate_error(certificates) -> None:
     import aiohttp  # pylint: disable=import-outside-toplevel
 
