@@ -55,9 +55,11 @@ class BodyBuffers : public std::enable_shared_from_this<BodyBuffers> {
   using Clock = std::chrono::steady_clock;
   /// Bodies from this size on get a region; smaller ones are read into a string.
   static constexpr std::size_t kRegionBytes = 64 * 1024;
-  /// At most this many bytes of released regions are kept, none over kMaxKeptRegion...
-  static constexpr std::size_t kMaxKeptBytes = std::size_t{256} << 20;
-  static constexpr std::size_t kMaxKeptRegion = std::size_t{256} << 20;
+  /// At most this many bytes of released regions are kept, none over kMaxKeptRegion: room for
+  /// the region of one 1 GiB message with its envelope, so that a stream of such messages faults
+  /// its memory in once...
+  static constexpr std::size_t kMaxKeptBytes = std::size_t{1280} << 20;
+  static constexpr std::size_t kMaxKeptRegion = kMaxKeptBytes;
   /// ...and each for at most this long.
   static constexpr Clock::duration kMaxIdle = std::chrono::seconds(2);
 
