@@ -213,7 +213,9 @@ class HTTPClient(reference.HTTPClient):
         seconds = None if timeout is None else timeout.total
         try:
             if in_place_id is None:
-                events = pool.engine.send(self.engine_name, payload, token, retries, seconds, awaited)
+                events = pool.engine.send(
+                    self.engine_name, payload, token, retries, seconds, run=awaited
+                )
                 if not awaited:
                     pool._run_network_soon()  # pylint: disable=protected-access
             else:

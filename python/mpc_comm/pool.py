@@ -166,18 +166,9 @@ class Pool(reference.Pool):
         # The reference's asend without a task per message: the message is taken in the loop's
         # next turn, in order with the reference's tasks (both are scheduled with call_soon), so
         # ids are given as the reference gives them.
-        if timeout is None:
-            timeout = self.default_timeout
-        if max_retries is None:
-            max_retries = self.default_max_retries
-        handler = self._get_handler(handler_name)
-        self.loop.call_soon(
-            handler._asend,  # pylint: disable=protected-access
-            message,
-            msg_id,
-            timeout,
-            max_retries,
-        )
+        handler, timeout, max_retries = self._sending(handler_name, timeout, max_retries)
+        take = handler._asend  # pylint: disable=protected-access
+        self.loop.call_soon(take, message, msg_id, timeout, max_retries)
 
     async def send(
         self,
@@ -188,13 +179,19 @@ class Pool(reference.Pool):
         max_retries: int | None = None,
     ) -> None:
         # The reference's send, one coroutine shorter: pack and hand over here.
-        if timeout is None:
-            timeout = self.default_timeout
-        if max_retries is None:
-            max_retries = self.default_max_retries
-        handler = self._get_handler(handler_name)
+        handler, timeout, max_retries = self._sending(handler_name, timeout, max_retries)
         await handler._send_message(  # pylint: disable=protected-access
             message, msg_id, 1, timeout, max_retries
+        )
+
+    def _sending(
+        self, handler_name: str, timeout: ClientTimeout | None, max_retries: int | None
+    ) -> tuple[HTTPClient, ClientTimeout, int]:
+        """The handler a send goes to, and its timeout and retries (the pool's when not given)."""
+        return (
+            self._get_handler(handler_name),  # type: ignore[return-value]
+            self.default_timeout if timeout is None else timeout,
+            self.default_max_retries if max_retries is None else max_retries,
         )
 
     async def recv(

@@ -162,8 +162,9 @@ async def test_asends_take_their_ids_as_the_references_do(make_pool: PoolMaker) 
         sender_pool.asend("r", "second asend")  # type: ignore[attr-defined]
         sender_pool.asend("r", "named", msg_id="name")  # type: ignore[attr-defined]
         await sender_pool.send("r", "last")  # type: ignore[attr-defined]
-        got = [await receiver_pool.recv("s", msg_id=i) for i in range(4)]  # type: ignore[attr-defined]
-        return got + [await receiver_pool.recv("s", msg_id="name")]  # type: ignore[attr-defined]
+        receive = receiver_pool.recv  # type: ignore[attr-defined]
+        by_number = [await receive("s", msg_id=i) for i in range(4)]
+        return by_number + [await receive("s", msg_id="name")]
 
     reference_pool = mpc_comm.Pool.__mro__[1]
     references = [reference_pool(), reference_pool()]
