@@ -125,7 +125,7 @@ struct PoolConfig {
   /// not set MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_, so that encoding messages of up to
   /// 32 MiB reuses memory already mapped instead of page-faulting fresh memory each time; at most
   /// 64 MiB of freed heap stays mapped. (Received bodies have memory of their own, kept at most
-  /// 256 MiB and 2 s: docs/security.md.) Default on.
+  /// 1.25 GiB and 2 s: docs/security.md.) Default on.
   bool retain_freed_memory = true;
 };
 
