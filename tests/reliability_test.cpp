@@ -164,6 +164,25 @@ TEST(Reliability, MemoryOfReleasedBodiesIsBoundedAndHandedBackWhenIdle) {
   EXPECT_TRUE(eventually([&] { return duo[1].statistics().server.body_memory_kept == 0; }));
 }
 
+// A body that reuses a kept region holds its pages before its first byte: they are counted
+// against the sender's room at once, so that a sender that declares a large body and stalls holds
+// no memory uncounted.
+TEST(Reliability, ARecycledRegionIsCountedBeforeItsBytesCome) {
+  testing::PoolGroup duo(2, quick_config());
+  auto payload = std::make_shared<const Bytes>(64 * kMiB, std::byte{7});
+  duo[0].wait(duo[0].asend("local1", payload));
+  EXPECT_EQ(duo[1].recv_borrowed<std::span<const std::byte>>("local0").value.size(), 64 * kMiB);
+  ASSERT_TRUE(eventually([&] { return duo[1].statistics().server.body_memory_kept >= 64 * kMiB; }));
+  RawConnection staller(duo[1].port());
+  staller.send(
+      request_head(duo[0].port(), "Content-Length: " + std::to_string(64 * kMiB) + "\r\n") +
+      "\x82");
+  EXPECT_TRUE(eventually([&] {
+    const auto s = duo[1].statistics().server;
+    return s.body_memory_kept == 0 && s.received_bytes_held >= 64 * kMiB;
+  }));
+}
+
 // Memory freed after encoding and decoding a large message does not stay with the process
 // (PoolConfig::retain_freed_memory keeps at most 64 MiB of freed heap).
 TEST(Reliability, FreedEncodingMemoryIsHandedBack) {

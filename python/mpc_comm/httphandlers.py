@@ -166,8 +166,20 @@ class HTTPClient(reference.HTTPClient):
     ) -> None:
         """Pool.asend's message, taken in the loop's turn after the asend (as the reference's task
         takes it): the id, the packing and the hand-over as in send, but with no one awaiting it.
-        A failure goes to the loop's exception handler."""
-        self._send_message(message, msg_id, 1, timeout, max_retries, awaited=False)
+        A failure, now (packing, a pool shut down) or when the engine gives up, goes to the loop's
+        exception handler with its exception, and never with the message (it may be secret)."""
+        try:
+            self._send_message(message, msg_id, 1, timeout, max_retries, awaited=False)
+        except Exception as exception:  # pylint: disable=broad-except
+            self._report_asend_failure(exception)
+
+    def _report_asend_failure(self, exception: BaseException) -> None:
+        self.pool.loop.call_exception_handler(
+            {
+                "message": f"A message sent with asend to {self.addr}:{self.port} failed",
+                "exception": exception,
+            }
+        )
 
     def _pack(self, message: Any, msg_id: str | int) -> bytes:
         return Serialization.pack(  # type: ignore[no-any-return]
@@ -239,12 +251,7 @@ class HTTPClient(reference.HTTPClient):
                 if done is not None and not done.done():  # not asend's, not cancelled
                     done.set_result(None)
             elif done is None:  # asend's: no one awaits it
-                self.pool.loop.call_exception_handler(
-                    {
-                        "message": f"A message sent with asend to {self.addr}:{self.port} failed",
-                        "exception": _send_error(status, error),
-                    }
-                )
+                self._report_asend_failure(_send_error(status, error))
             elif not done.done():  # the sender was not cancelled
                 done.set_exception(_send_error(status, error))
 

@@ -230,6 +230,9 @@ class Pool(reference.Pool):
 
     async def shutdown(self) -> None:
         total_bytes_sent = msg_send_counter = total_bytes_recv = msg_recv_counter = 0
+        # asends made before the shutdown hand their messages over first (they take them in the
+        # loop's next turn), so that they are among the sends under way.
+        await asyncio.sleep(0)
         if self._engine is not None:
             # Sends under way get their few seconds (the shutdown runs the network meanwhile, in
             # the executor's thread), and their completions reach this loop.

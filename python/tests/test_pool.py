@@ -195,8 +195,42 @@ async def test_an_asend_that_fails_reaches_the_loops_exception_handler(
         loop.set_exception_handler(None)
     assert isinstance(context["exception"], mpc_comm.DeliveryError)
     assert "after 1 failed attempts" in str(context["exception"])
-    assert "asend" in str(context["message"])
+    assert str(context["message"]).startswith("A message sent with asend to 127.0.0.1:")
     assert a.pool_handlers["nobody"].total_bytes_sent == 0
+
+
+async def test_an_asend_that_cannot_be_packed_is_reported_without_its_message(
+    make_pool: PoolMaker,
+) -> None:
+    a, b = make_pool(), make_pool()
+    connect(a, b)
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+    try:
+        a.asend("b", object())  # no serializer for it
+        await asyncio.sleep(0.1)
+    finally:
+        loop.set_exception_handler(None)
+    assert len(reported) == 1
+    assert str(reported[0]["message"]).startswith("A message sent with asend to 127.0.0.1:")
+    assert isinstance(reported[0]["exception"], TypeError)
+    assert "handle" not in reported[0]  # not asyncio's report of a callback, with its arguments
+
+
+async def test_asends_are_counted_and_made_just_before_a_shutdown_arrive(
+    make_pool: PoolMaker,
+) -> None:
+    a, b = make_pool(), make_pool()
+    connect(a, b)
+    handler = a.pool_handlers["b"]
+    for i in range(3):
+        a.asend("b", i)
+    a.asend("b", "last words")
+    await a.shutdown()  # right after the asends
+    assert [await b.recv("a") for _ in range(4)] == [0, 1, 2, "last words"]
+    assert handler.msg_send_counter == 4
+    assert handler.total_bytes_sent == b.http_server.total_bytes_recv > 0
 
 
 async def test_an_untrusted_peer_is_a_certificate_error(certificates) -> None:

@@ -64,7 +64,7 @@ BodyBuffers::Filling::Filling(Filling&&) noexcept = default;
 BodyBuffers::Filling& BodyBuffers::Filling::operator=(Filling&&) noexcept = default;
 
 BodyBuffers::Filling::~Filling() {
-  if (region_) owner_->give_back(std::move(region_));  // a body that never completed
+  if (region_ && owner_) owner_->give_back(std::move(region_));  // a body that never completed
 }
 
 std::span<char> BodyBuffers::Filling::space(std::size_t most) noexcept {
@@ -83,12 +83,13 @@ Body BodyBuffers::Filling::finish() && {
   std::shared_ptr<const void> holder(region, [buffers](Region* r) {
     std::unique_ptr<Region> owned(r);
     if (auto b = buffers.lock()) b->give_back(std::move(owned));
-  });
+  });  // (without an owner, the weak pointer is empty and the region is unmapped)
   return std::make_shared<const ReceivedBody>(std::string_view(region->data(), size_),
                                               std::move(holder), region->footprint());
 }
 
 BodyBuffers::Filling BodyBuffers::fill(std::size_t capacity, bool known_length) {
+  if (!known_length) return Filling(nullptr, std::make_unique<Region>(capacity, false));
   std::unique_ptr<Region> region;
   {
     std::lock_guard lock(mu_);
@@ -110,7 +111,7 @@ BodyBuffers::Filling BodyBuffers::fill(std::size_t capacity, bool known_length) 
   if (region) {
     region->trim(capacity);  // what lies beyond this body is not kept for it
   } else {
-    region = std::make_unique<Region>(capacity, known_length && capacity >= kHugeRegion);
+    region = std::make_unique<Region>(capacity, capacity >= kHugeRegion);
   }
   return Filling(shared_from_this(), std::move(region));
 }
@@ -118,6 +119,7 @@ BodyBuffers::Filling BodyBuffers::fill(std::size_t capacity, bool known_length) 
 void BodyBuffers::give_back(std::unique_ptr<Region> region) {
   if (region->capacity() > kMaxKeptRegion || region->footprint() > kMaxKeptBytes) return;
   std::function<void()> notify;
+  std::vector<Kept> evicted;  // unmapped outside the lock
   {
     std::lock_guard lock(mu_);
     if (kept_.empty()) notify = on_first_kept_;
@@ -126,6 +128,7 @@ void BodyBuffers::give_back(std::unique_ptr<Region> region) {
     // Over the bound: the longest kept go first.
     while (kept_bytes_ > kMaxKeptBytes) {
       kept_bytes_ -= kept_.front().region->footprint();
+      evicted.push_back(std::move(kept_.front()));
       kept_.erase(kept_.begin());
     }
   }

@@ -48,8 +48,8 @@ class Region {
   std::size_t written_ = 0;
 };
 
-/// Recycled regions, bounded in number, in bytes and in idle time. Thread-safe: bodies are
-/// released on any thread.
+/// Recycled regions of bodies of known length, bounded in bytes and in idle time. Thread-safe:
+/// bodies are released on any thread.
 class BodyBuffers : public std::enable_shared_from_this<BodyBuffers> {
  public:
   using Clock = std::chrono::steady_clock;
@@ -66,6 +66,8 @@ class BodyBuffers : public std::enable_shared_from_this<BodyBuffers> {
   /// A body being filled: `length` bytes are expected (or, for chunked bodies, up to `length`).
   class Filling {
    public:
+    /// With `owner`, the region goes back to it when the body is let go (or never completes);
+    /// without, it is unmapped.
     Filling(std::shared_ptr<BodyBuffers> owner, std::unique_ptr<Region> region);
     Filling(Filling&&) noexcept;
     Filling& operator=(Filling&&) noexcept;
@@ -75,6 +77,9 @@ class BodyBuffers : public std::enable_shared_from_this<BodyBuffers> {
     /// `n` bytes were written at space().
     void commit(std::size_t n) noexcept;
     std::size_t size() const noexcept { return size_; }
+    /// Bytes of the region in memory already (a recycled region's pages): what the body holds
+    /// before its first byte, to be counted like bytes that arrived.
+    std::size_t resident() const noexcept { return region_->footprint(); }
     /// The finished body; the region goes back to the buffers when its last holder lets go.
     Body finish() &&;
 
@@ -84,8 +89,9 @@ class BodyBuffers : public std::enable_shared_from_this<BodyBuffers> {
     std::size_t size_ = 0;
   };
 
-  /// Memory for a body of `capacity` bytes (`known_length`), or of up to `capacity` bytes (a
-  /// chunked body, whose length is known only at its end).
+  /// Memory for a body of `capacity` bytes (`known_length`: a recycled region when one fits), or
+  /// of up to `capacity` bytes (a chunked body, whose length is known only at its end: a fresh
+  /// region, in small pages, not recycled).
   Filling fill(std::size_t capacity, bool known_length);
 
   /// Hands back the regions idle for longer than kMaxIdle; returns whether any are still kept.

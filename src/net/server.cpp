@@ -84,8 +84,12 @@ asio::awaitable<BodyRead> read_large_body(State& s, Stream& stream, beast::flat_
     counted = end;
     return true;
   };
+  // A recycled region's pages are in memory before the first byte: counted as if they had
+  // arrived, so that a sender that declares a large body and stalls holds no memory uncounted.
   const std::size_t have = std::min(buffer.size(), length);
-  if (!count_up_to(have)) co_return BodyRead{nullptr, refused_for_room(s, req, peer, length)};
+  if (!count_up_to(std::max(have, std::min(length, filling.resident())))) {
+    co_return BodyRead{nullptr, refused_for_room(s, req, peer, length)};
+  }
   asio::buffer_copy(asio::buffer(filling.space(have).data(), have), buffer.data());
   filling.commit(have);
   buffer.consume(have);
@@ -211,10 +215,11 @@ asio::awaitable<Next> serve_quick(State& s, Stream& stream, beast::flat_buffer& 
     if (early->result() == http::status::service_unavailable && early->keep_alive()) {
       // A peer's message that finds no room now: its body (under kRegionBytes) is read past, so
       // that the connection stays open and the requests pipelined behind it are answered too.
-      std::string skipped(length, '\0');
-      std::span<char> rest(skipped);
-      if (!fill_from(buffer, rest) &&
-          !co_await read_exactly(stream, rest, watchdog, s.config.attempt_timeout)) {
+      const std::size_t have = std::min(buffer.size(), length);
+      buffer.consume(have);
+      if (std::string skipped(length - have, '\0');
+          have < length &&
+          !co_await read_exactly(stream, skipped, watchdog, s.config.attempt_timeout)) {
         co_return Next::close;
       }
     } else if (length > 0) {
