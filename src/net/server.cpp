@@ -180,13 +180,22 @@ struct OwedAnswers {
     bytes.erase(0, write_now(stream, asio::buffer(bytes), ec));
     return ec || bytes.empty();
   }
+  // Writes what pay_now() left, waiting for room within `limit`; the error that ended the
+  // connection.
+  template <class Stream>
+  asio::awaitable<beast::error_code> pay_rest(Stream& stream, Watchdog& watchdog,
+                                              std::chrono::milliseconds limit) {
+    const beast::error_code ec =
+        co_await write_rest(stream, asio::buffer(bytes), 0, watchdog, limit);
+    bytes.clear();
+    co_return ec;
+  }
   // Writes what is owed, waiting for room within `limit`; the error that ended the connection.
   template <class Stream>
   asio::awaitable<beast::error_code> pay(Stream& stream, Watchdog& watchdog,
                                          std::chrono::milliseconds limit) {
     beast::error_code ec;
-    if (!pay_now(stream, ec))
-      ec = co_await write_rest(stream, asio::buffer(bytes), 0, watchdog, limit);
+    if (!pay_now(stream, ec)) co_return co_await pay_rest(stream, watchdog, limit);
     bytes.clear();
     co_return ec;
   }
@@ -254,7 +263,7 @@ asio::awaitable<Next> serve_quick(State& s, Stream& stream, beast::flat_buffer& 
     // When the next request is in already, this answer waits to go out with its answer.
     owed.bytes += received_bytes();
     if (buffer.size() == 0 && !owed.pay_now(stream, ec)) {
-      ec = co_await owed.pay(stream, watchdog, s.config.attempt_timeout);
+      ec = co_await owed.pay_rest(stream, watchdog, s.config.attempt_timeout);
     }
   } else {
     if (!owed.bytes.empty()) ec = co_await owed.pay(stream, watchdog, s.config.attempt_timeout);
@@ -365,7 +374,7 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
     while ((scan = scan_request(view(buffer), s.config.max_header_bytes, quick_body_limit,
                                 request)) == Scan::need_more) {
       if (!owed.bytes.empty() && !owed.pay_now(io, ec)) {
-        ec = co_await owed.pay(io, watchdog, s.config.attempt_timeout);
+        ec = co_await owed.pay_rest(io, watchdog, s.config.attempt_timeout);
         watchdog.expires_after(s.config.idle_timeout);
       }
       if (ec) break;
