@@ -2,9 +2,13 @@
 // with nothing of the library in the way, so that the library's figures can be given as ratios.
 //
 //   raw_baseline server PORT [--tls CERT_DIR]
-//   raw_baseline client HOST:PORT pingpong|stream SIZE COUNT [--tls CERT_DIR] [--json]
+//   raw_baseline client HOST:PORT pingpong|stream|exchange SIZE COUNT [--tls CERT_DIR] [--json]
 //
 // pingpong: COUNT times, the client writes SIZE bytes and reads them back (one in flight);
+// exchange: the floor of the pool's protocol, plain TCP only: per round trip, the four writes of
+// two HTTP exchanges with the byte counts of a pool's SIZE-byte message (request, its 200, the
+// reply, its 200) over two connections, one per direction, each send waiting for its 200 as a
+// blocking send does, and nothing parsed;
 // stream: the client writes COUNT blocks of SIZE bytes, the server reads them as a plain
 // streaming loop does (64 KiB reads into one buffer) and answers one byte. TLS uses party_0
 // (client) and party_1 (server) of scripts/make-test-certs.sh, mutual. The server serves one client
@@ -20,7 +24,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace asio = boost::asio;
@@ -33,15 +39,50 @@ namespace {
 // Reads/writes whole buffers on a plain or TLS stream; the server's first 16 bytes say what to do.
 struct Header {
   std::uint64_t size;
-  std::uint64_t count;  // top bit: stream mode
+  std::uint64_t count;  // top bit: stream mode; the next: exchange mode
 };
 
+constexpr std::uint64_t kStreamBit = std::uint64_t{1} << 63;
+constexpr std::uint64_t kExchangeBit = std::uint64_t{1} << 62;
+// What the pool writes for a SIZE-byte bytes message: its request head (with the length line)
+// and msgpack envelope take this much more; its 200 answer takes kAnswerBytes.
+constexpr std::size_t kRequestOverhead = 142;
+constexpr std::size_t kAnswerBytes = 96;
+
+// One round trip of the exchange mode, from the side that sends first (`first`) or answers.
+void exchange(tcp::socket& own_requests, tcp::socket& peer_requests, std::vector<char>& request,
+              std::vector<char>& answer, bool first) {
+  if (first) {
+    asio::write(own_requests, asio::buffer(request));
+    asio::read(own_requests, asio::buffer(answer));
+    asio::read(peer_requests, asio::buffer(request));
+    asio::write(peer_requests, asio::buffer(answer));
+  } else {
+    asio::read(peer_requests, asio::buffer(request));
+    asio::write(peer_requests, asio::buffer(answer));
+    asio::write(own_requests, asio::buffer(request));
+    asio::read(own_requests, asio::buffer(answer));
+  }
+}
+
 template <class Stream>
-void serve(Stream& s) {
+void serve(Stream& s, tcp::acceptor& acceptor) {
   Header h{};
   asio::read(s, asio::buffer(&h, sizeof h));
-  bool stream_mode = (h.count >> 63) != 0;
-  std::uint64_t count = h.count & ~(std::uint64_t{1} << 63);
+  bool stream_mode = (h.count & kStreamBit) != 0;
+  std::uint64_t count = h.count & ~(kStreamBit | kExchangeBit);
+  if (h.count & kExchangeBit) {
+    if constexpr (std::is_same_v<Stream, tcp::socket>) {
+      tcp::socket own_requests = acceptor.accept();
+      own_requests.set_option(tcp::no_delay(true));
+      std::vector<char> request(h.size + kRequestOverhead, 'x');
+      std::vector<char> answer(kAnswerBytes, 'y');
+      for (std::uint64_t i = 0; i < count; ++i) {
+        exchange(own_requests, s, request, answer, false);
+      }
+    }
+    return;
+  }
   if (stream_mode) {
     // A plain streaming loop at full speed: every byte read into one cache-warm 64 KiB buffer.
     std::vector<char> chunk(64 * 1024);
@@ -64,9 +105,32 @@ struct Result {
   double seconds = 0;
 };
 
+// The exchange mode's client: its requests go out on `s`, the server's come on a second
+// connection to the same address.
+Result run_exchange(tcp::socket& s, const tcp::endpoint& server, std::uint64_t size,
+                    std::uint64_t count) {
+  Header h{size, count | kExchangeBit};
+  asio::write(s, asio::buffer(&h, sizeof h));
+  tcp::socket peer_requests(s.get_executor());
+  peer_requests.connect(server);
+  peer_requests.set_option(tcp::no_delay(true));
+  std::vector<char> request(size + kRequestOverhead, 'x');
+  std::vector<char> answer(kAnswerBytes, 'y');
+  Result r;
+  r.rtt_us.reserve(count);
+  auto start = Clock::now();
+  for (std::uint64_t i = 0; i < count; ++i) {
+    auto t = Clock::now();
+    exchange(s, peer_requests, request, answer, true);
+    r.rtt_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t).count());
+  }
+  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return r;
+}
+
 template <class Stream>
 Result run(Stream& s, bool stream_mode, std::uint64_t size, std::uint64_t count) {
-  Header h{size, count | (stream_mode ? std::uint64_t{1} << 63 : 0)};
+  Header h{size, count | (stream_mode ? kStreamBit : 0)};
   asio::write(s, asio::buffer(&h, sizeof h));
   std::vector<char> out(size, 'x');
   std::vector<char> in(size);
@@ -127,12 +191,12 @@ int main(int argc, char** argv) {
       tcp::socket socket = acceptor.accept();
       socket.set_option(tcp::no_delay(true));
       if (tls_dir.empty()) {
-        serve(socket);
+        serve(socket, acceptor);
       } else {
         auto ctx = tls_context(tls_dir, "party_1");
         ssl::stream<tcp::socket> s(std::move(socket), ctx);
         s.handshake(ssl::stream_base::server);
-        serve(s);
+        serve(s, acceptor);
       }
       return 0;
     }
@@ -147,7 +211,10 @@ int main(int argc, char** argv) {
       auto count = std::stoull(args[4]);
       Result r;
       double handshake_us = 0;
-      if (tls_dir.empty()) {
+      if (args[2] == "exchange") {
+        if (!tls_dir.empty()) throw std::runtime_error("exchange is measured over plain TCP only");
+        r = run_exchange(socket, socket.remote_endpoint(), size, count);
+      } else if (tls_dir.empty()) {
         r = run(socket, stream_mode, size, count);
       } else {
         auto ctx = tls_context(tls_dir, "party_0");
@@ -178,8 +245,7 @@ int main(int argc, char** argv) {
     std::cerr << "raw_baseline: " << e.what() << '\n';
     return 1;
   }
-  std::cerr
-      << "usage: raw_baseline server PORT [--tls DIR] | client HOST:PORT pingpong|stream SIZE "
-         "COUNT [--tls DIR] [--json]\n";
+  std::cerr << "usage: raw_baseline server PORT [--tls DIR] | client HOST:PORT "
+               "pingpong|stream|exchange SIZE COUNT [--tls DIR] [--json]\n";
   return 2;
 }

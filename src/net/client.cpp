@@ -65,24 +65,30 @@ void Client::add_peer(const Peer& peer, tcp::endpoint endpoint) {
   links_.emplace(peer.name, std::move(link));
 }
 
-void Client::send(std::string_view peer, OutgoingMessage message, SendCompletion done,
-                  SendOptions options) {
-  Link* link;
+Client::DeliveryPtr Client::register_delivery(std::string_view peer, SendCompletion done,
+                                              const SendOptions& options, Link*& link) {
   auto delivery = std::make_shared<Delivery>();
   delivery->done = std::move(done);
   delivery->max_retries = options.max_retries.value_or(config_.max_retries);
   delivery->attempt_timeout = options.attempt_timeout.value_or(config_.attempt_timeout);
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) throw DeliveryError("the pool is shut down; nothing can be sent");
-    auto it = links_.find(peer);
-    if (it == links_.end()) throw unknown_peer(peer);
-    link = it->second.get();
-    delivery->peer = &link->peer;
-    ++under_way_;
-    unsettled_.insert(delivery);
-  }
+  std::lock_guard lock(mu_);
+  if (stopping_) throw DeliveryError("the pool is shut down; nothing can be sent");
+  auto it = links_.find(peer);
+  if (it == links_.end()) throw unknown_peer(peer);
+  link = it->second.get();
+  delivery->peer = &link->peer;
+  ++under_way_;
+  unsettled_.insert(delivery);
+  return delivery;
+}
+
+void Client::send(std::string_view peer, OutgoingMessage message, SendCompletion done,
+                  SendOptions options) {
+  Link* link = nullptr;
+  DeliveryPtr delivery = register_delivery(peer, std::move(done), options, link);
+  link->posted.fetch_add(1, std::memory_order_relaxed);
   asio::post(ioc_, [this, link, message = std::move(message), delivery]() mutable {
+    link->posted.fetch_sub(1, std::memory_order_relaxed);
     launch(*link, std::move(message), std::move(delivery));
   });
 }
@@ -91,7 +97,91 @@ namespace {
 // A batch holds at most this many messages and bytes (and one message at least).
 constexpr std::size_t kBatchMessages = 64;
 constexpr std::size_t kBatchBytes = 256 * 1024;
+
+// Appends the request that carries `m` to `request`: the header `head` (up to the Content-Length
+// value), the length and the blank line written into `line`, and the message's pieces.
+template <class Buffers>
+void append_request(Buffers& request, const std::string& head, std::array<char, 24>& line,
+                    const OutgoingMessage& m) {
+  char* end = std::to_chars(line.data(), line.data() + 20, m.size()).ptr;
+  end = std::copy_n("\r\n\r\n", 4, end);
+  request.push_back(asio::buffer(head));
+  request.push_back(asio::buffer(line.data(), static_cast<std::size_t>(end - line.data())));
+  request.push_back(asio::buffer(m.head->data(), m.head->size()));
+  if (!m.borrowed.empty()) request.push_back(asio::buffer(m.borrowed.data(), m.borrowed.size()));
+  if (m.tail) request.push_back(asio::buffer(m.tail->data(), m.tail->size()));
+}
 }  // namespace
+
+std::shared_ptr<const std::string> Client::request_head(Link& link) {
+  const std::uint16_t own_port = own_port_.load();
+  if (!link.request_head || link.request_head_port != own_port) {
+    const Peer& peer = link.peer;
+    link.request_head = std::make_shared<const std::string>(
+        "POST / HTTP/1.1\r\nHost: " + peer.host + ":" + std::to_string(peer.port) +
+        "\r\nContent-Type: application/octet-stream\r\nCookie: server_port=" +
+        std::to_string(own_port) + "\r\nContent-Length: ");
+    link.request_head_port = own_port;
+  }
+  return link.request_head;
+}
+
+// The conversation's common case, without a handler or a coroutine: nothing else to the peer is
+// queued or under way and a kept-alive plain connection is idle, so the request goes out in one
+// write from this thread; on one core the peer has usually answered by the time the write
+// returns, and then the answer is read here too. Anything else goes the usual way: a request
+// that went out only in part closes its connection (the server drops what it did not read
+// whole) and is sent again by send(); one whose answer has not come (or is not the constant 200)
+// is handed to a delivery that awaits the answer on that connection, and retries as any other.
+bool Client::send_in_turn(std::string_view peer, OutgoingMessage& message, SendCompletion& done,
+                          const SendOptions& options) {
+  if (tls_ != nullptr || message.size() >= kBatchBytes) return false;
+  Link* link = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return false;
+    auto it = links_.find(peer);
+    if (it == links_.end()) return false;
+    link = it->second.get();
+  }
+  // Not before a message sent earlier (by this thread: the turn orders it after the post).
+  if (link->posted.load(std::memory_order_relaxed) > 0 || !link->queued.empty() ||
+      link->in_flight > 0 || link->idle.empty() || link->idle.back()->buffer.size() != 0) {
+    return false;
+  }
+  const std::shared_ptr<const std::string> head = request_head(*link);
+  std::array<char, 24> line;
+  boost::container::small_vector<asio::const_buffer, 5> request;
+  append_request(request, *head, line, message);
+  std::unique_ptr<Connection> conn = std::move(link->idle.back());
+  link->idle.pop_back();
+  boost::system::error_code ec;
+  const std::size_t written = write_now(conn->tcp().socket(), request, ec);
+  if (ec || written < asio::buffer_size(request)) {
+    if (written == 0 && !ec) {
+      link->idle.push_back(std::move(conn));  // nothing went out: the connection is as it was
+    } else {
+      conn->tcp().socket().close(ec);
+    }
+    return false;
+  }
+  const std::string_view expected = received_bytes();
+  const std::size_t got = conn->tcp().socket().read_some(conn->buffer.prepare(512), ec);
+  if (!ec) conn->buffer.commit(got);
+  if (!ec && conn->buffer.size() == expected.size() &&
+      std::string_view(static_cast<const char*>(conn->buffer.data().data()), got) == expected) {
+    conn->buffer.consume(got);
+    link->idle.push_back(std::move(conn));
+    peers_.count_sent(link->peer, message.size());
+    done(nullptr);
+    return true;
+  }
+  DeliveryPtr delivery = register_delivery(peer, std::move(done), options, link);
+  Batch batch;
+  batch.push_back(Pending{std::move(message), std::move(delivery)});
+  start(*link, std::move(batch), std::move(conn));
+  return true;
+}
 
 // Starts a delivery at once when nothing small is under way to the peer (a conversation: one
 // message, then its answer), else queues it: the messages that come meanwhile go out together,
@@ -141,7 +231,7 @@ void Client::start_queued(Link& link) {
   }
 }
 
-void Client::start(Link& link, Batch batch) {
+void Client::start(Link& link, Batch batch, std::unique_ptr<Connection> written_on) {
   const std::size_t messages = batch.size();
   std::size_t bytes = 0;
   for (const auto& p : batch) bytes += p.message.size();
@@ -149,7 +239,7 @@ void Client::start(Link& link, Batch batch) {
   ++link.in_flight;
   if (small) ++link.small_in_flight;
   // deliver() settles every message of the batch, also when it fails unexpectedly.
-  asio::co_spawn(ioc_, deliver(link, std::move(batch)),
+  asio::co_spawn(ioc_, deliver(link, std::move(batch), std::move(written_on)),
                  [this, &link, messages, small](std::exception_ptr) {
                    --link.in_flight;
                    if (small) --link.small_in_flight;
@@ -175,20 +265,13 @@ bool Client::stopping() const {
   return stopping_;
 }
 
-asio::awaitable<void> Client::deliver(Link& link, Batch batch) {
+asio::awaitable<void> Client::deliver(Link& link, Batch batch,
+                                      std::unique_ptr<Connection> written_on) {
   const Peer& peer = link.peer;
   const int max_retries = batch.front().delivery->max_retries;
   const std::chrono::milliseconds attempt_timeout = batch.front().delivery->attempt_timeout;
   // Each request as the reference's client sends it; all of them in one gather write.
-  const std::uint16_t own_port = own_port_.load();
-  if (!link.request_head || link.request_head_port != own_port) {
-    link.request_head = std::make_shared<const std::string>(
-        "POST / HTTP/1.1\r\nHost: " + peer.host + ":" + std::to_string(peer.port) +
-        "\r\nContent-Type: application/octet-stream\r\nCookie: server_port=" +
-        std::to_string(own_port) + "\r\nContent-Length: ");
-    link.request_head_port = own_port;
-  }
-  const std::shared_ptr<const std::string> head = link.request_head;
+  const std::shared_ptr<const std::string> head = request_head(link);
   // Sized for the common batch of one message.
   boost::container::small_vector<std::array<char, 24>, 1> length_lines;
   boost::container::small_vector<asio::const_buffer, 5> request;
@@ -200,16 +283,7 @@ asio::awaitable<void> Client::deliver(Link& link, Batch batch) {
     length_lines.resize(batch.size());
     request.clear();
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      const OutgoingMessage& m = batch[i].message;
-      char* end = std::to_chars(length_lines[i].data(), length_lines[i].data() + 20, m.size()).ptr;
-      end = std::copy_n("\r\n\r\n", 4, end);
-      request.push_back(asio::buffer(*head));
-      request.push_back(asio::buffer(length_lines[i].data(),
-                                     static_cast<std::size_t>(end - length_lines[i].data())));
-      request.push_back(asio::buffer(m.head->data(), m.head->size()));
-      if (!m.borrowed.empty())
-        request.push_back(asio::buffer(m.borrowed.data(), m.borrowed.size()));
-      if (m.tail) request.push_back(asio::buffer(m.tail->data(), m.tail->size()));
+      append_request(request, *head, length_lines[i], batch[i].message);
     }
   };
   auto settle_rest = [&](const std::exception_ptr& error) {
@@ -223,13 +297,17 @@ asio::awaitable<void> Client::deliver(Link& link, Batch batch) {
     std::string last_error;
     for (;;) {
       write_out();
-      bool reused = !link.idle.empty();
+      // The first attempt of a request that send_in_turn() wrote already awaits its answer.
+      const bool written = written_on != nullptr;
+      bool reused = written || !link.idle.empty();
       bool fresh_tls = false;  // a new TLS connection whose handshake completed
       bool broken = false;     // it failed after connecting
       const char* doing = "connecting";
       std::unique_ptr<Connection> conn;
       try {
-        if (reused) {
+        if (written) {
+          conn = std::move(written_on);
+        } else if (reused) {
           conn = std::move(link.idle.back());
           link.idle.pop_back();
         } else {
@@ -248,9 +326,10 @@ asio::awaitable<void> Client::deliver(Link& link, Batch batch) {
           peers_.count_connection(peer, conn->secure && detail::session_resumed(conn->ssl()));
         }
         doing = "sending";
-        if (const std::size_t written = conn->write_now(request);
-            written < asio::buffer_size(request)) {
-          co_await conn->send(request, written, attempt_timeout);
+        if (!written) {
+          if (const std::size_t now = conn->write_now(request); now < asio::buffer_size(request)) {
+            co_await conn->send(request, now, attempt_timeout);
+          }
         }
         // The answers come in the order of the requests. A live party answers as soon as it has a
         // message: a peer that stalls here is given answer_timeout, not what is left of the

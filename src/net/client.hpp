@@ -62,6 +62,11 @@ class Client {
   /// DeliveryError once the client is stopped (`done` does not run then).
   void send(std::string_view peer, OutgoingMessage message, SendCompletion done,
             SendOptions options = {});
+  /// Delivers `message` from the calling thread, which holds the network's turn, when that takes
+  /// no waiting (see client.cpp): true once `done` has run, or a delivery that runs it is under
+  /// way (both taken then); false, with both left as they were, when send() must do it.
+  bool send_in_turn(std::string_view peer, OutgoingMessage& message, SendCompletion& done,
+                    const SendOptions& options = {});
 
   /// Whether every delivery started has ended (settled and its coroutine done).
   bool idle() const;
@@ -98,6 +103,8 @@ class Client {
     std::size_t in_flight = 0;        // batches under way
     std::size_t small_in_flight = 0;  // ...of small messages (at most one)
     std::deque<Pending> queued;
+    // Sends posted by send() that launch() has not taken yet (any thread may post one).
+    std::atomic<std::size_t> posted{0};
     bool start_posted = false;  // start_queued() is posted
     LogLimiter failures_log;    // one line about failed attempts per few seconds
     // The request header up to the Content-Length value, as the reference's client sends it,
@@ -106,10 +113,18 @@ class Client {
     std::uint16_t request_head_port = 0;
   };
 
+  /// A delivery to `peer` (its Link in `link`), counted under way until its coroutine ends.
+  /// Throws ConfigurationError for an unknown peer, DeliveryError once stopping.
+  DeliveryPtr register_delivery(std::string_view peer, SendCompletion done,
+                                const SendOptions& options, Link*& link);
+  std::shared_ptr<const std::string> request_head(Link& link);
   void launch(Link& link, OutgoingMessage message, DeliveryPtr delivery);
   void start_queued(Link& link);
-  void start(Link& link, Batch batch);
-  boost::asio::awaitable<void> deliver(Link& link, Batch batch);
+  /// Starts delivering `batch`; with `written_on`, its request went out on that connection
+  /// already and its answer is awaited there first.
+  void start(Link& link, Batch batch, std::unique_ptr<Connection> written_on = nullptr);
+  boost::asio::awaitable<void> deliver(Link& link, Batch batch,
+                                       std::unique_ptr<Connection> written_on);
   boost::asio::awaitable<std::string> probe_certificate_refusal(Link& link);
   void settle(const DeliveryPtr& delivery, std::exception_ptr error);
   bool stopping() const;

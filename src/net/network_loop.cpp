@@ -3,7 +3,15 @@
 #include <boost/asio/detail/reactor.hpp>
 #include <boost/asio/post.hpp>
 
+#include <poll.h>
+#include <pthread.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <system_error>
 
 namespace tno::mpc::communication::net {
 
@@ -15,8 +23,11 @@ constexpr NetworkLoop::Clock::duration kTurnWait = std::chrono::milliseconds(20)
 // wait ends sooner with every event, and what it waits for is settled by a handler, so this only
 // bounds the damage of a future settled elsewhere (one wake-up a second while idle).
 constexpr NetworkLoop::Clock::duration kCallerSlice = std::chrono::seconds(1);
-// How long after a caller stopped waiting the pool's thread leaves the network to callers.
+// How long after a caller stopped waiting the pool's thread leaves the network to callers: it
+// takes the network back between one and two grace periods after the last caller left.
 constexpr NetworkLoop::Clock::duration kCallerGrace = std::chrono::milliseconds(1);
+// The name of a pool's thread (15 characters at most).
+constexpr const char* kThreadName = "mpc-comm-net";
 }  // namespace
 
 NetworkLoop::Turn::Held::Held(Turn& turn, Deadline until, const std::function<bool()>& done,
@@ -58,7 +69,17 @@ NetworkLoop::NetworkLoop(bool own_thread, bool callers_run_network,
       callers_run_network_(callers_run_network),
       poll_before_sleep_(poll_before_sleep),
       work_(boost::asio::make_work_guard(ioc_)) {
-  if (own_thread_) thread_ = std::thread([this] { run_in_pool_thread(); });
+  if (own_thread_ && callers_run_network_) {
+    grace_timer_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (grace_timer_ < 0) {
+      throw std::system_error(errno, std::generic_category(),
+                              "cannot create the network loop's timer (timerfd_create)");
+    }
+  }
+  if (own_thread_) {
+    thread_ = std::thread([this] { run_in_pool_thread(); });
+    ::pthread_setname_np(thread_.native_handle(), kThreadName);  // as top -H and perf show it
+  }
 }
 
 namespace {
@@ -86,6 +107,7 @@ void NetworkLoop::run_ready() {
 
 NetworkLoop::~NetworkLoop() {
   stop([] {});
+  if (grace_timer_ >= 0) ::close(grace_timer_);
 }
 
 void NetworkLoop::nudge() {
@@ -94,32 +116,43 @@ void NetworkLoop::nudge() {
 
 void NetworkLoop::run_in_pool_thread() {
   while (!ioc_.stopped() && !stopping_.load()) {
-    if (callers_run_network_ && callers_waiting_.load() > 0) {
-      // Asleep until the last caller leaves (run_until wakes it) or the loop stops.
-      std::unique_lock lock(park_mu_);
-      parked_deep_.store(true);
-      if (callers_waiting_.load() == 0) {
-        parked_deep_.store(false);  // the last caller left meanwhile
-      } else {
-        // The last caller to leave takes the flag down and wakes this thread: once per park.
-        parked_.wait(lock, [&] { return !parked_deep_.load() || stopping_.load(); });
-      }
-      // Callers that come and go (a conversation: send, receive, send...) would otherwise wake
-      // this thread at every return: after a wake it sleeps a grace period before it parks again,
-      // so it wakes at most once per grace period, and not at all while the party is idle.
-      if (!stopping_.load()) parked_.wait_for(lock, kCallerGrace);
-      continue;
-    }
-    if (callers_run_network_ && caller_left_lately()) {
-      // A caller that just returned is likely to wait again soon: leave it the network a moment.
-      std::unique_lock lock(park_mu_);
-      parked_.wait_for(lock, kCallerGrace);
+    if (callers_run_network_ && (callers_waiting_.load() > 0 || caller_left_lately())) {
+      // Callers run the network: asleep until the grace timer goes off, which the last caller to
+      // leave sets (so a caller that leaves now is seen), or stop() sets to now.
+      sleep_until_grace_timer();
       continue;
     }
     Turn::Held held(turn_, Clock::now() + kTurnWait);
     if (!held || ioc_.stopped() || stopping_.load()) continue;
     run_once();
   }
+}
+
+void NetworkLoop::set_grace_timer(Clock::time_point now) {
+  // Moved on only when it would go off within a grace period: at most one system call a period.
+  if (grace_timer_ < 0 || stopping_.load() ||
+      Clock::time_point(Clock::duration(grace_timer_at_.load())) >= now + kCallerGrace) {
+    return;
+  }
+  set_grace_timer_to(now + 2 * kCallerGrace);
+}
+
+void NetworkLoop::set_grace_timer_to(Clock::time_point at) {
+  grace_timer_at_.store(at.time_since_epoch().count());
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch());
+  itimerspec spec{};
+  spec.it_value.tv_sec = static_cast<time_t>(ns.count() / 1'000'000'000);
+  spec.it_value.tv_nsec = static_cast<long>(ns.count() % 1'000'000'000);
+  if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
+  ::timerfd_settime(grace_timer_, TFD_TIMER_ABSTIME, &spec, nullptr);
+}
+
+void NetworkLoop::sleep_until_grace_timer() {
+  pollfd ready{grace_timer_, POLLIN, 0};
+  while (::poll(&ready, 1, -1) < 0 && errno == EINTR) {
+  }
+  std::uint64_t expirations = 0;
+  [[maybe_unused]] const auto n = ::read(grace_timer_, &expirations, sizeof expirations);
 }
 
 // Handles one event, waiting in the kernel as long as it takes (a caller that wants the turn, and
@@ -147,11 +180,9 @@ bool NetworkLoop::run_until(const std::function<bool()>& done, Deadline deadline
   struct Leave {
     NetworkLoop& loop;
     ~Leave() {
-      loop.caller_left_.store(Clock::now().time_since_epoch().count());
-      if (--loop.callers_waiting_ == 0 && loop.parked_deep_.exchange(false)) {
-        { std::lock_guard lock(loop.park_mu_); }  // the pool's thread waits now, or sees the flag
-        loop.parked_.notify_one();
-      }
+      const auto now = Clock::now();
+      loop.caller_left_.store(now.time_since_epoch().count());
+      if (--loop.callers_waiting_ == 0) loop.set_grace_timer(now);
     }
   } leave{*this};
   // The pool's thread, if it holds the turn, lets go of it after this handler.
@@ -188,15 +219,12 @@ void NetworkLoop::stop(const std::function<void()>& last) {
     // wait for events) and does not take it again, so that the turn comes here without delay.
     stopping_.store(true);
     nudge();
+    if (grace_timer_ >= 0) set_grace_timer_to(Clock::now());  // wakes it where callers left it
     {
       Turn::Held held(turn_, std::nullopt);  // nobody runs the network while it stops
       last();
       work_.reset();
       ioc_.stop();
-    }
-    {
-      std::lock_guard lock(park_mu_);
-      parked_.notify_all();
     }
     if (thread_.joinable()) thread_.join();
   });

@@ -7,8 +7,10 @@
 //
 // Nobody wakes without a reason: the holder sleeps in the kernel until an event; a thread that
 // wants the turn while another holds it posts an empty handler, which ends the holder's wait; the
-// pool's thread sleeps while callers run the network and is woken when the last one leaves. An
-// idle pool costs no CPU.
+// pool's thread sleeps while callers run the network, on a kernel timer that the last caller to
+// leave sets to the end of a grace period (moving it on at most once a period), so that callers
+// that come and go (a conversation) never wake it, and it takes the network back once they have
+// stayed away that long. An idle pool costs no CPU.
 #pragma once
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -65,6 +67,15 @@ class NetworkLoop {
     });
   }
 
+  /// Runs `work` on this thread at once, holding the turn, when callers run the network and no
+  /// thread runs it now; returns what `work` returns, or false without running it.
+  template <class Work>
+  bool try_in_turn(Work&& work) {
+    if (!callers_run_network_ || stopping_.load(std::memory_order_relaxed)) return false;
+    Turn::Held held(turn_, Clock::now());
+    return held && !ioc_.stopped() && work();
+  }
+
   /// A descriptor that is readable while the network has work that is ready (Asio's epoll set:
   /// sockets, timers and posted work), for an event loop to watch.
   int descriptor();
@@ -112,6 +123,12 @@ class NetworkLoop {
   void run_once();
   bool caller_left_lately() const;
   void nudge();
+  /// The last caller left at `now`: the pool's thread is to look again after the grace period.
+  void set_grace_timer(Clock::time_point now);
+  /// Sets the grace timer to go off at `at` (a steady_clock time).
+  void set_grace_timer_to(Clock::time_point at);
+  /// Sleeps until the grace timer goes off.
+  void sleep_until_grace_timer();
 
   const bool own_thread_;
   const bool callers_run_network_;
@@ -124,9 +141,10 @@ class NetworkLoop {
   std::atomic<bool> stopping_{false};
   std::atomic<int> callers_waiting_{0};
   std::atomic<Clock::rep> caller_left_{0};  // when a waiting caller last returned
-  std::mutex park_mu_;
-  std::condition_variable parked_;        // the pool's thread, while callers run the network
-  std::atomic<bool> parked_deep_{false};  // ...until the last caller leaves (who then wakes it)
+  // The pool's thread sleeps on this timer (a timerfd on the steady clock) while callers run the
+  // network; when it goes off last, as set by set_grace_timer().
+  int grace_timer_ = -1;
+  std::atomic<Clock::rep> grace_timer_at_{0};
   std::once_flag stopped_;
   std::thread thread_;  // last: it starts once everything above exists
 };
