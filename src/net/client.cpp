@@ -97,6 +97,10 @@ namespace {
 // A batch holds at most this many messages and bytes (and one message at least).
 constexpr std::size_t kBatchMessages = 64;
 constexpr std::size_t kBatchBytes = 256 * 1024;
+// After this many sends in a row whose answer was not in at once, send_in_turn() looks for it only
+// every kAnswerProbeInterval sends.
+constexpr unsigned kAnswersMissedToStopLooking = 4;
+constexpr unsigned kAnswerProbeInterval = 16;
 
 // Appends the request that carries `m` to `request`: the header `head` (up to the Content-Length
 // value), the length and the blank line written into `line`, and the message's pieces.
@@ -165,16 +169,24 @@ bool Client::send_in_turn(std::string_view peer, OutgoingMessage& message, SendC
     }
     return false;
   }
-  const std::string_view expected = received_bytes();
-  const std::size_t got = conn->tcp().socket().read_some(conn->buffer.prepare(512), ec);
-  if (!ec) conn->buffer.commit(got);
-  if (!ec && conn->buffer.size() == expected.size() &&
-      std::string_view(static_cast<const char*>(conn->buffer.data().data()), got) == expected) {
-    conn->buffer.consume(got);
-    link->idle.push_back(std::move(conn));
-    peers_.count_sent(link->peer, message.size());
-    done(nullptr);
-    return true;
+  // Not looked for once it was missing several times in a row (but once in a while still): where
+  // the peer answers from another core it is not in yet, and the delivery below reads it anyway.
+  if (link->answers_missed < kAnswersMissedToStopLooking ||
+      ++link->answer_probe % kAnswerProbeInterval == 0) {
+    const std::string_view expected = received_bytes();
+    const std::size_t got = conn->tcp().socket().read_some(conn->buffer.prepare(512), ec);
+    if (!ec) conn->buffer.commit(got);
+    const bool in =
+        !ec && got == expected.size() &&
+        std::string_view(static_cast<const char*>(conn->buffer.data().data()), got) == expected;
+    link->answers_missed = in ? 0 : std::min(link->answers_missed + 1, kAnswersMissedToStopLooking);
+    if (in) {
+      conn->buffer.consume(got);
+      link->idle.push_back(std::move(conn));
+      peers_.count_sent(link->peer, message.size());
+      done(nullptr);
+      return true;
+    }
   }
   DeliveryPtr delivery = register_delivery(peer, std::move(done), options, link);
   Batch batch;

@@ -106,7 +106,11 @@ class Client {
     // Sends posted by send() that launch() has not taken yet (any thread may post one).
     std::atomic<std::size_t> posted{0};
     bool start_posted = false;  // start_queued() is posted
-    LogLimiter failures_log;    // one line about failed attempts per few seconds
+    // Sends in a row whose answer send_in_turn() did not find in at once; sends it counts while
+    // it does not look.
+    unsigned answers_missed = 0;
+    unsigned answer_probe = 0;
+    LogLimiter failures_log;  // one line about failed attempts per few seconds
     // The request header up to the Content-Length value, as the reference's client sends it,
     // made once per server port this party advertises.
     std::shared_ptr<const std::string> request_head;
