@@ -4,7 +4,9 @@
 # mpc-comm echo), the message workloads (bench/bench_workloads), peak memory for a 1 GiB message,
 # instructions per round trip (callgrind), what an idle party costs, and the Python package on
 # the same workloads when it is installed. Every library figure is given with its baseline from
-# the same run and the ratio. Writes JSON and SVG plots.
+# the same run and the ratio; the 64 B round trip also beside the floor of the protocol itself
+# (raw_baseline exchange: two HTTP exchanges per round trip over raw TCP, nothing parsed). Writes
+# JSON and SVG plots.
 #
 #   bench/run_benchmarks.py --build BUILD_DIR [--python PY] [--out docs/bench] [--quick]
 #
@@ -332,6 +334,15 @@ def main():
                 3, "rtt_median_us",
                 lambda: library(args.build, size, n, certs=tls, placement="separate"),
                 lambda: raw(args.build, mode, size, n, tls, placement="separate"))
+        if size == 64:
+            # The floor of the protocol itself: the four writes of two HTTP exchanges per round
+            # trip over two connections, each send waiting for its 200, nothing parsed.
+            row["library_beside_floor"], row["protocol_floor"] = paired(
+                3, "cpu_per_message_us",
+                lambda: without_start_up(
+                    lambda c: library(args.build, size, c, placement="same"), n),
+                lambda: without_start_up(
+                    lambda c: raw(args.build, "exchange", size, c, placement="same"), n))
         cpu = {k: r["cpu_per_message_us"] for k, r in row.items() if isinstance(r, dict)}
         p50 = {k: r["rtt_median_us"] for k, r in row.items() if isinstance(r, dict)}
         row["cpu_ratio_tcp"] = cpu["library"] / cpu["raw_tcp"]
@@ -343,6 +354,13 @@ def main():
               f"{p50['library_separate']:7.1f} us (raw {p50['raw_tcp_separate']:6.1f}); TLS one "
               f"core: CPU {cpu['library_tls']:8.1f} us (raw TLS {cpu['raw_tls']:7.1f}, "
               f"x{row['cpu_ratio_tls']:.2f})", flush=True)
+        if "protocol_floor" in row:
+            print(f"round trip       64 B, one core: protocol floor (two HTTP exchanges over raw "
+                  f"TCP, nothing parsed) CPU {cpu['protocol_floor']:.1f} us, p50 "
+                  f"{p50['protocol_floor']:.1f} us; library beside it CPU "
+                  f"{cpu['library_beside_floor']:.1f} us "
+                  f"(x{cpu['library_beside_floor'] / cpu['protocol_floor']:.2f}), p50 "
+                  f"{p50['library_beside_floor']:.1f} us", flush=True)
 
     ow_sizes = [65536, 1 << 20, 64 << 20]
     total = (1 << 30) // q
