@@ -104,7 +104,7 @@ struct PoolConfig {
   /// A thread that waits in a call (send, recv, recv_all, broadcast, shutdown, Pool::wait, a
   /// PendingMessage) runs the pool's network itself meanwhile, as Python's event loop runs inside
   /// an `await`, so that what it waits for completes without a hand-off between threads. The
-  /// pool's own thread runs the network whenever no caller has waited for 1 ms, so messages are
+  /// pool's own thread runs the network once no caller has waited for 1–2 ms, so messages are
   /// served and asends go out while the application computes. Whoever runs the network sleeps in
   /// the kernel until there is work: an idle pool costs no CPU. Default on. Off: only the pool's
   /// thread runs the network, and callers sleep until it hands them their result.
