@@ -9,11 +9,13 @@
 #include <boost/asio/write.hpp>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <random>
 #include <set>
 #include <thread>
 
+#include "net/framing.hpp"
 #include "raw_http.hpp"
 #include "test_util.hpp"
 #include "tno/mpc/communication/ping.hpp"
@@ -126,21 +128,23 @@ TEST(Pool, ABurstIsPipelinedAndWhatFindsNoRoomIsSentAgain) {
 }
 
 // A server that records the bodies of the requests it gets, in the order they come, and answers
-// each with a 200: `late` ones (by index) after 100 ms, and after the answer to one in
-// `close_after` it closes the connection (as a server whose idle timeout passed). Serves one
-// connection after another until destroyed.
+// each with the library's own 200 (so that a send can take it at once): `late` ones (by index)
+// after 100 ms; after the answer to one in `close_after` it closes the connection (as a server
+// whose idle timeout passed). Serves each connection on a thread of its own until its client
+// closes it: declared before the pools that talk to it, it outlives them.
 class RecordingServer {
  public:
   explicit RecordingServer(std::set<std::size_t> late = {}, std::set<std::size_t> close_after = {})
       : late_(std::move(late)), close_after_(std::move(close_after)) {
-    thread_ = std::thread([this] { serve(); });
+    acceptor_thread_ = std::thread([this] { accept(); });
   }
   ~RecordingServer() {
     stopping_ = true;
     boost::system::error_code ignored;
     boost::asio::ip::tcp::socket wake(ioc_);
     wake.connect(acceptor_.local_endpoint(), ignored);  // ends the wait in accept()
-    thread_.join();
+    acceptor_thread_.join();
+    for (auto& t : connection_threads_) t.join();
   }
   std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
   std::vector<std::string> bodies() const {
@@ -150,51 +154,59 @@ class RecordingServer {
   int connections() const { return connections_; }
 
  private:
-  void serve() {
-    namespace asio = boost::asio;
+  void accept() {
     while (!stopping_) {
+      auto socket = std::make_shared<boost::asio::ip::tcp::socket>(ioc_);
       boost::system::error_code ec;
-      asio::ip::tcp::socket socket = acceptor_.accept(ec);
+      acceptor_.accept(*socket, ec);
       if (ec || stopping_) return;
       ++connections_;
-      std::string in;
-      char chunk[4096];
-      for (bool open = true; open;) {
-        const auto head_end = in.find("\r\n\r\n");
-        const auto length_at = in.find("Content-Length: ");
-        if (head_end != std::string::npos && length_at < head_end) {
-          const std::size_t length = std::stoul(in.substr(length_at + 16));
-          if (in.size() >= head_end + 4 + length) {
-            std::size_t index;
-            {
-              std::lock_guard lock(mu_);
-              index = bodies_.size();
-              bodies_.push_back(in.substr(head_end + 4, length));
-            }
-            in.erase(0, head_end + 4 + length);
-            if (late_.count(index)) std::this_thread::sleep_for(100ms);
-            asio::write(socket, asio::buffer(std::string_view(kAnswer)), ec);
-            if (ec || close_after_.count(index)) open = false;
-            continue;
+      connection_threads_.emplace_back([this, socket] { serve(*socket); });
+    }
+  }
+  void serve(boost::asio::ip::tcp::socket& socket) {
+    namespace asio = boost::asio;
+    boost::system::error_code ec;
+    std::string in;
+    char chunk[4096];
+    for (;;) {
+      const auto head_end = in.find("\r\n\r\n");
+      const auto length_at = in.find("Content-Length: ");
+      if (head_end != std::string::npos && length_at < head_end) {
+        const std::size_t length = std::stoul(in.substr(length_at + 16));
+        if (in.size() >= head_end + 4 + length) {
+          std::size_t index;
+          {
+            std::lock_guard lock(mu_);
+            index = bodies_.size();
+            bodies_.push_back(in.substr(head_end + 4, length));
           }
+          in.erase(0, head_end + 4 + length);
+          if (late_.count(index)) std::this_thread::sleep_for(100ms);
+          asio::write(socket, asio::buffer(net::received_bytes()), ec);
+          if (ec || close_after_.count(index)) {
+            socket.close(ec);
+            return;
+          }
+          continue;
         }
-        const std::size_t n = socket.read_some(asio::buffer(chunk), ec);
-        if (ec) break;
-        in.append(chunk, n);
       }
+      const std::size_t n = socket.read_some(asio::buffer(chunk), ec);
+      if (ec) return;
+      in.append(chunk, n);
     }
   }
 
-  static constexpr std::string_view kAnswer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
   const std::set<std::size_t> late_;
   const std::set<std::size_t> close_after_;
   boost::asio::io_context ioc_;
   boost::asio::ip::tcp::acceptor acceptor_{ioc_, {boost::asio::ip::make_address("127.0.0.1"), 0}};
   mutable std::mutex mu_;
   std::vector<std::string> bodies_;
+  std::vector<std::thread> connection_threads_;
   std::atomic<int> connections_{0};
   std::atomic<bool> stopping_{false};
-  std::thread thread_;
+  std::thread acceptor_thread_;
 };
 
 // Whether `body` (a packed message) carries the str `text`.
@@ -220,8 +232,8 @@ TEST(Pool, ABlockingSendDoesNotOvertakeAnAsendMadeBeforeIt) {
   EXPECT_TRUE(carries(bodies[2], "third"));
 }
 
-// A send whose answer is not in when its request has gone out awaits it on that connection: it is
-// not sent again, and no other connection is opened.
+// A send whose answer is not in when its request has gone out (the second: the others' are in at
+// once) awaits it on that connection: it is not sent again, and no other connection is opened.
 TEST(Pool, AnAnswerThatComesLaterIsAwaitedWhereTheRequestWentOut) {
   RecordingServer recorder(/*late=*/{1});
   Pool pool;
@@ -704,26 +716,41 @@ PoolThreads pool_threads() {
 TEST(Pool, APoolsThreadSleepsThroughAConversation) {
   // Callers that come and go, a round trip at a time, run the network themselves; the pools'
   // threads sleep until callers stay away for a grace period. (They used to wake at every return
-  // of a caller, at most once a millisecond: about 0.4 times a round trip here.)
+  // of a caller, at most once a millisecond: 625–735 context switches in such a conversation.)
+  // A caller held up for longer than the grace period (a loaded machine) wakes them once, so the
+  // least of three conversations counts.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   GTEST_SKIP() << "under a sanitizer a round trip can take longer than the grace period";
 #endif
   testing::PoolGroup duo(2);
-  duo[0].send("local1", 0);
-  EXPECT_EQ(duo[1].recv<int>("local0"), 0);
+  duo[0].send("local1", -1);
+  EXPECT_EQ(duo[1].recv<int>("local0"), -1);
   constexpr int kRoundTrips = 2000;
-  std::thread echo([&] {
-    for (int i = 0; i < kRoundTrips; ++i) duo[1].send("local0", duo[1].recv<int>("local0"));
-  });
-  const PoolThreads before = pool_threads();
-  ASSERT_EQ(before.threads, 2);
-  for (int i = 0; i < kRoundTrips; ++i) {
-    duo[0].send("local1", i);
-    ASSERT_EQ(duo[0].recv<int>("local1"), i);
+  std::uint64_t fewest = std::numeric_limits<std::uint64_t>::max();
+  for (int attempt = 0; attempt < 3 && fewest >= kRoundTrips / 20; ++attempt) {
+    std::thread echo([&] {
+      try {
+        for (int i = 0; i < kRoundTrips; ++i) {
+          duo[1].send("local0", duo[1].recv<int>("local0", std::nullopt, 10s));
+        }
+      } catch (const TimeoutError&) {
+        // the conversation ended early: its failure is reported below
+      }
+    });
+    const PoolThreads before = pool_threads();
+    EXPECT_EQ(before.threads, 2);
+    for (int i = 0; i < kRoundTrips; ++i) {
+      duo[0].send("local1", i);
+      const int back = duo[0].recv<int>("local1", std::nullopt, 10s);
+      if (back != i) {
+        ADD_FAILURE() << "got " << back << " for " << i;
+        break;
+      }
+    }
+    fewest = std::min(fewest, pool_threads().switches - before.switches);
+    echo.join();
   }
-  const auto during = pool_threads().switches - before.switches;
-  echo.join();
-  EXPECT_LT(during, kRoundTrips / 20) << during;
+  EXPECT_LT(fewest, kRoundTrips / 20u);
 }
 
 TEST(Pool, PendingMessagesCompleteWhileTheirCallerWaitsOnThem) {

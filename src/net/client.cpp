@@ -66,13 +66,16 @@ void Client::add_peer(const Peer& peer, tcp::endpoint endpoint) {
 }
 
 Client::DeliveryPtr Client::register_delivery(std::string_view peer, SendCompletion done,
-                                              const SendOptions& options, Link*& link) {
+                                              const SendOptions& options, Link*& link,
+                                              bool already_sent) {
   auto delivery = std::make_shared<Delivery>();
   delivery->done = std::move(done);
   delivery->max_retries = options.max_retries.value_or(config_.max_retries);
   delivery->attempt_timeout = options.attempt_timeout.value_or(config_.attempt_timeout);
   std::lock_guard lock(mu_);
-  if (stopping_) throw DeliveryError("the pool is shut down; nothing can be sent");
+  if (stopping_ && !already_sent) {
+    throw DeliveryError("the pool is shut down; nothing can be sent");
+  }
   auto it = links_.find(peer);
   if (it == links_.end()) throw unknown_peer(peer);
   link = it->second.get();
@@ -188,7 +191,8 @@ bool Client::send_in_turn(std::string_view peer, OutgoingMessage& message, SendC
       return true;
     }
   }
-  DeliveryPtr delivery = register_delivery(peer, std::move(done), options, link);
+  DeliveryPtr delivery =
+      register_delivery(peer, std::move(done), options, link, /*already_sent=*/true);
   Batch batch;
   batch.push_back(Pending{std::move(message), std::move(delivery)});
   start(*link, std::move(batch), std::move(conn));

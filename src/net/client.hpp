@@ -118,9 +118,10 @@ class Client {
   };
 
   /// A delivery to `peer` (its Link in `link`), counted under way until its coroutine ends.
-  /// Throws ConfigurationError for an unknown peer, DeliveryError once stopping.
+  /// Throws ConfigurationError for an unknown peer, and DeliveryError once stopping unless
+  /// `already_sent` (its request went out before: shutdown waits for it as for any other).
   DeliveryPtr register_delivery(std::string_view peer, SendCompletion done,
-                                const SendOptions& options, Link*& link);
+                                const SendOptions& options, Link*& link, bool already_sent = false);
   std::shared_ptr<const std::string> request_head(Link& link);
   void launch(Link& link, OutgoingMessage message, DeliveryPtr delivery);
   void start_queued(Link& link);

@@ -26,6 +26,8 @@ constexpr NetworkLoop::Clock::duration kCallerSlice = std::chrono::seconds(1);
 // How long after a caller stopped waiting the pool's thread leaves the network to callers: it
 // takes the network back between one and two grace periods after the last caller left.
 constexpr NetworkLoop::Clock::duration kCallerGrace = std::chrono::milliseconds(1);
+constexpr int kCallerGraceMs =
+    static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(kCallerGrace).count());
 // The name of a pool's thread (15 characters at most).
 constexpr const char* kThreadName = "mpc-comm-net";
 }  // namespace
@@ -116,10 +118,17 @@ void NetworkLoop::nudge() {
 
 void NetworkLoop::run_in_pool_thread() {
   while (!ioc_.stopped() && !stopping_.load()) {
-    if (callers_run_network_ && (callers_waiting_.load() > 0 || caller_left_lately())) {
+    if (callers_run_network_ && callers_waiting_.load() > 0) {
       // Callers run the network: asleep until the grace timer goes off, which the last caller to
       // leave sets (so a caller that leaves now is seen), or stop() sets to now.
-      sleep_until_grace_timer();
+      sleep_until_grace_timer(-1);
+      continue;
+    }
+    if (callers_run_network_ && caller_left_lately()) {
+      // A caller left a moment ago and is likely to wait again soon: the network stays its own
+      // until the grace period has passed (bounded here too: callers that leave at once may
+      // have left the timer set earlier).
+      sleep_until_grace_timer(kCallerGraceMs);
       continue;
     }
     Turn::Held held(turn_, Clock::now() + kTurnWait);
@@ -130,26 +139,27 @@ void NetworkLoop::run_in_pool_thread() {
 
 void NetworkLoop::set_grace_timer(Clock::time_point now) {
   // Moved on only when it would go off within a grace period: at most one system call a period.
-  if (grace_timer_ < 0 || stopping_.load() ||
-      Clock::time_point(Clock::duration(grace_timer_at_.load())) >= now + kCallerGrace) {
-    return;
-  }
-  set_grace_timer_to(now + 2 * kCallerGrace);
+  auto set_far_enough = [&] {
+    return Clock::time_point(Clock::duration(grace_timer_at_.load())) >= now + kCallerGrace;
+  };
+  if (grace_timer_ < 0 || stopping_.load() || set_far_enough()) return;
+  std::lock_guard lock(grace_timer_mu_);
+  if (!set_far_enough()) set_grace_timer_to(now + 2 * kCallerGrace, lock);
 }
 
-void NetworkLoop::set_grace_timer_to(Clock::time_point at) {
-  grace_timer_at_.store(at.time_since_epoch().count());
+void NetworkLoop::set_grace_timer_to(Clock::time_point at, const std::lock_guard<std::mutex>&) {
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch());
   itimerspec spec{};
   spec.it_value.tv_sec = static_cast<time_t>(ns.count() / 1'000'000'000);
   spec.it_value.tv_nsec = static_cast<long>(ns.count() % 1'000'000'000);
   if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
   ::timerfd_settime(grace_timer_, TFD_TIMER_ABSTIME, &spec, nullptr);
+  grace_timer_at_.store(at.time_since_epoch().count());
 }
 
-void NetworkLoop::sleep_until_grace_timer() {
+void NetworkLoop::sleep_until_grace_timer(int timeout_ms) {
   pollfd ready{grace_timer_, POLLIN, 0};
-  while (::poll(&ready, 1, -1) < 0 && errno == EINTR) {
+  while (::poll(&ready, 1, timeout_ms) < 0 && errno == EINTR) {
   }
   std::uint64_t expirations = 0;
   [[maybe_unused]] const auto n = ::read(grace_timer_, &expirations, sizeof expirations);
@@ -219,7 +229,10 @@ void NetworkLoop::stop(const std::function<void()>& last) {
     // wait for events) and does not take it again, so that the turn comes here without delay.
     stopping_.store(true);
     nudge();
-    if (grace_timer_ >= 0) set_grace_timer_to(Clock::now());  // wakes it where callers left it
+    if (grace_timer_ >= 0) {  // wakes it where callers left it
+      std::lock_guard lock(grace_timer_mu_);
+      set_grace_timer_to(Clock::now(), lock);
+    }
     {
       Turn::Held held(turn_, std::nullopt);  // nobody runs the network while it stops
       last();

@@ -9,8 +9,9 @@
 // wants the turn while another holds it posts an empty handler, which ends the holder's wait; the
 // pool's thread sleeps while callers run the network, on a kernel timer that the last caller to
 // leave sets to the end of a grace period (moving it on at most once a period), so that callers
-// that come and go (a conversation) never wake it, and it takes the network back once they have
-// stayed away that long. An idle pool costs no CPU.
+// that come and go (a conversation) do not wake it (a caller that waits longer than the period
+// does, once), and it takes the network back once they have stayed away that long. An idle pool
+// costs no CPU.
 #pragma once
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -125,10 +126,10 @@ class NetworkLoop {
   void nudge();
   /// The last caller left at `now`: the pool's thread is to look again after the grace period.
   void set_grace_timer(Clock::time_point now);
-  /// Sets the grace timer to go off at `at` (a steady_clock time).
-  void set_grace_timer_to(Clock::time_point at);
-  /// Sleeps until the grace timer goes off.
-  void sleep_until_grace_timer();
+  /// Sets the grace timer to go off at `at` (a steady_clock time); under grace_timer_mu_.
+  void set_grace_timer_to(Clock::time_point at, const std::lock_guard<std::mutex>& held);
+  /// Sleeps until the grace timer goes off, or `timeout_ms` (-1: no limit).
+  void sleep_until_grace_timer(int timeout_ms);
 
   const bool own_thread_;
   const bool callers_run_network_;
@@ -144,7 +145,8 @@ class NetworkLoop {
   // The pool's thread sleeps on this timer (a timerfd on the steady clock) while callers run the
   // network; when it goes off last, as set by set_grace_timer().
   int grace_timer_ = -1;
-  std::atomic<Clock::rep> grace_timer_at_{0};
+  std::mutex grace_timer_mu_;                  // held while the timer is set
+  std::atomic<Clock::rep> grace_timer_at_{0};  // set after the timer, under grace_timer_mu_
   std::once_flag stopped_;
   std::thread thread_;  // last: it starts once everything above exists
 };
