@@ -651,18 +651,34 @@ TEST(Pool, CallersInSeveralThreadsShareTheNetwork) {
   }
 }
 
-// Context switches of every thread of this process so far (voluntary and not), from /proc.
-std::uint64_t context_switches() {
-  std::uint64_t total = 0;
+// Threads of this process (those named `name`, or all), and their context switches so far
+// (voluntary and not), from /proc.
+struct Threads {
+  int threads = 0;
+  std::uint64_t switches = 0;
+};
+Threads threads_of_this_process(std::string_view name = {}) {
+  Threads found;
   for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    if (!name.empty()) {
+      std::ifstream comm(task.path() / "comm");
+      std::string its_name;
+      std::getline(comm, its_name);
+      if (its_name != name) continue;
+    }
+    ++found.threads;
     std::ifstream status(task.path() / "status");
     for (std::string line; std::getline(status, line);) {
       if (line.find("ctxt_switches:") != std::string::npos) {
-        total += std::stoull(line.substr(line.find(':') + 1));
+        found.switches += std::stoull(line.substr(line.find(':') + 1));
       }
     }
   }
-  return total;
+  return found;
+}
+
+std::uint64_t context_switches() {
+  return threads_of_this_process().switches;
 }
 
 TEST(Pool, AnIdlePartySleeps) {
@@ -690,27 +706,9 @@ TEST(Pool, AnIdlePartySleeps) {
   EXPECT_LT(caller_waits, 40u);
 }
 
-// The pools' own threads (named mpc-comm-net) in this process, and their context switches so far.
-struct PoolThreads {
-  int threads = 0;
-  std::uint64_t switches = 0;
-};
-PoolThreads pool_threads() {
-  PoolThreads found;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream comm(task.path() / "comm");
-    std::string name;
-    std::getline(comm, name);
-    if (name != "mpc-comm-net") continue;
-    ++found.threads;
-    std::ifstream status(task.path() / "status");
-    for (std::string line; std::getline(status, line);) {
-      if (line.find("ctxt_switches:") != std::string::npos) {
-        found.switches += std::stoull(line.substr(line.find(':') + 1));
-      }
-    }
-  }
-  return found;
+// The pools' own threads in this process (named mpc-comm-net), and their context switches.
+Threads pool_threads() {
+  return threads_of_this_process("mpc-comm-net");
 }
 
 TEST(Pool, APoolsThreadSleepsThroughAConversation) {
@@ -737,7 +735,7 @@ TEST(Pool, APoolsThreadSleepsThroughAConversation) {
         // the conversation ended early: its failure is reported below
       }
     });
-    const PoolThreads before = pool_threads();
+    const Threads before = pool_threads();
     EXPECT_EQ(before.threads, 2);
     for (int i = 0; i < kRoundTrips; ++i) {
       duo[0].send("local1", i);

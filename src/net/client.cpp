@@ -176,15 +176,11 @@ bool Client::send_in_turn(std::string_view peer, OutgoingMessage& message, SendC
   // the peer answers from another core it is not in yet, and the delivery below reads it anyway.
   if (link->answers_missed < kAnswersMissedToStopLooking ||
       ++link->answer_probe % kAnswerProbeInterval == 0) {
-    const std::string_view expected = received_bytes();
-    const std::size_t got = conn->tcp().socket().read_some(conn->buffer.prepare(512), ec);
-    if (!ec) conn->buffer.commit(got);
-    const bool in =
-        !ec && got == expected.size() &&
-        std::string_view(static_cast<const char*>(conn->buffer.data().data()), got) == expected;
+    // Only the answer, whole, and nothing after it (anything else is the delivery's to read).
+    const bool in = conn->read_now(ec) && conn->buffer.size() == received_bytes().size() &&
+                    conn->take_constant_answer() == Connection::Constant::whole;
     link->answers_missed = in ? 0 : std::min(link->answers_missed + 1, kAnswersMissedToStopLooking);
     if (in) {
-      conn->buffer.consume(got);
       link->idle.push_back(std::move(conn));
       peers_.count_sent(link->peer, message.size());
       done(nullptr);

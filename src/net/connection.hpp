@@ -12,6 +12,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string_view>
@@ -77,25 +78,42 @@ struct Connection {
     if (ec) throw boost::system::system_error(ec);
   }
 
+  /// What `buffer` begins with: this library's constant 200 (received_bytes()) whole, a part of
+  /// it (or nothing yet), or anything else (an answer for the parser).
+  enum class Constant { whole, partial, other };
+  /// The constant 200 is taken from `buffer` when it is there whole.
+  Constant take_constant_answer() {
+    const std::string_view expected = received_bytes();
+    const std::string_view have(static_cast<const char*>(buffer.data().data()), buffer.size());
+    const std::size_t n = std::min(have.size(), expected.size());
+    if (have.substr(0, n) != expected.substr(0, n)) return Constant::other;
+    if (n < expected.size()) return Constant::partial;
+    buffer.consume(n);
+    return Constant::whole;
+  }
+
+  /// Reads into `buffer` what a plain connection holds now, without waiting; false, with `ec`
+  /// set, when nothing was read (would_block: nothing came yet).
+  bool read_now(boost::system::error_code& ec) {
+    const std::size_t got = tcp().socket().read_some(buffer.prepare(512), ec);
+    if (ec) return false;
+    buffer.commit(got);
+    return true;
+  }
+
   /// Reads one answer. Throws boost::system::system_error.
   boost::asio::awaitable<Answer> read_answer() {
-    // Nearly every answer is this library's constant 200 (received_bytes()), known by its bytes;
-    // any other goes through the parser.
-    const std::string_view expected = received_bytes();
-    for (;;) {
-      const std::string_view have(static_cast<const char*>(buffer.data().data()), buffer.size());
-      const std::size_t n = std::min(have.size(), expected.size());
-      if (have.substr(0, n) != expected.substr(0, n)) break;
-      if (n == expected.size()) {
-        buffer.consume(n);
-        co_return Answer{200, true, {}};
-      }
+    // Nearly every answer is the constant 200, known by its bytes; any other goes through the
+    // parser.
+    Constant found;
+    while ((found = take_constant_answer()) == Constant::partial) {
       const auto space = buffer.prepare(4096);
       const std::size_t got =
           secure ? co_await secure->async_read_some(space, boost::asio::use_awaitable)
                  : co_await tcp().socket().async_read_some(space, boost::asio::use_awaitable);
       buffer.commit(got);
     }
+    if (found == Constant::whole) co_return Answer{200, true, {}};
     boost::beast::http::response<boost::beast::http::string_body> answer;
     if (secure) {
       co_await boost::beast::http::async_read(*secure, buffer, answer, boost::asio::use_awaitable);

@@ -79,7 +79,12 @@ NetworkLoop::NetworkLoop(bool own_thread, bool callers_run_network,
     }
   }
   if (own_thread_) {
-    thread_ = std::thread([this] { run_in_pool_thread(); });
+    try {
+      thread_ = std::thread([this] { run_in_pool_thread(); });
+    } catch (...) {
+      if (grace_timer_ >= 0) ::close(grace_timer_);  // no destructor runs for this object
+      throw;
+    }
     ::pthread_setname_np(thread_.native_handle(), kThreadName);  // as top -H and perf show it
   }
 }
