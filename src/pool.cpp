@@ -349,8 +349,8 @@ int Pool::network_descriptor() {
   return impl_->loop.descriptor();
 }
 
-void Pool::run_network() {
-  impl_->loop.run_ready();
+void Pool::run_network(std::optional<std::size_t> most_steps) {
+  impl_->loop.run_ready(most_steps);
 }
 
 void Pool::wait(std::future<void>&& sent) {

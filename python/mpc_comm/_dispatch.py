@@ -67,11 +67,16 @@ class Dispatcher:
                     send = self._sends.pop(token, None)
                     if send is not None:
                         send[0]._settled(send[1], status, error)  # pylint: disable=protected-access
-                else:
+                elif event[0] == "arrived":
                     _, engine_id, peer, body = event
                     pool = self._pools.get(engine_id)
                     if pool is not None:
                         pool._arrived(peer, body)  # pylint: disable=protected-access
+                else:  # "arrived_bytes": a large bytes message the engine unpacked
+                    _, engine_id, peer, size, msg_id, message = event
+                    pool = self._pools.get(engine_id)
+                    if pool is not None:
+                        pool._take(peer, msg_id, message, size)  # pylint: disable=protected-access
             except Exception as exception:  # pylint: disable=broad-except
                 # One failing callback must not stop the others; the loop reports it.
                 self.loop.call_exception_handler(

@@ -228,6 +228,17 @@ class Pool(reference.Pool):
         server.total_bytes_recv += len(body)
         client._arrived(msg_id, message)  # pylint: disable=protected-access
 
+    def _take(self, engine_name: str, msg_id: str | int, message: bytes, size: int) -> None:
+        """A large bytes message that the engine unpacked as the reference's Serialization does
+        (its body was `size` bytes)."""
+        client = self._by_engine_name.get(engine_name)
+        server = self.http_server
+        if client is None or server is None:
+            return
+        server.msg_recv_counter += 1
+        server.total_bytes_recv += size
+        client._arrived(msg_id, message)  # pylint: disable=protected-access
+
     async def shutdown(self) -> None:
         total_bytes_sent = msg_send_counter = total_bytes_recv = msg_recv_counter = 0
         # asends made before the shutdown hand their messages over first (they take them in the

@@ -268,6 +268,59 @@ async def test_engine_and_reference_pools_talk_to_each_other(make_pool: PoolMake
         await reference.shutdown()
 
 
+async def test_large_bytes_messages_arrive_as_the_reference_unpacks_them(
+    make_pool: PoolMaker,
+) -> None:
+    # Bytes messages of 1 MiB and more are unpacked by the engine, not by Serialization: the same
+    # ids and values, from a reference party (its own packing) and from an engine party.
+    engine = make_pool()
+    sender = make_pool()
+    reference = mpc_comm.Pool.__mro__[1]()  # the reference's own Pool
+    reference.add_http_server(port=free_port(), addr="127.0.0.1")
+    await asyncio.sleep(0.1)  # the reference's server starts in a task
+    connect(engine, reference, "engine", "reference")
+    connect(engine, sender, "engine", "sender")
+    payloads = [bytes([i]) * ((1 << 20) + i) for i in range(4)]
+    ids = [None, "custom-id", -(2**40), 2**63 + 5]
+    counters = []
+    try:
+        for party in (reference, sender):
+            for payload, msg_id in zip(payloads, ids):
+                await party.send("engine", payload, msg_id=msg_id)
+            # Not bytes itself, though large: through Serialization.
+            await party.send("engine", [payloads[0], "tail"], msg_id="list")
+            party.update_msg_prefix("p-")
+            counters.append(party.pool_handlers["engine"].msg_send_counter)
+            await party.send("engine", payloads[1])
+        for name, counter in zip(("reference", "sender"), counters):
+            handler = engine.pool_handlers[name]
+            for payload, msg_id in zip(payloads, ids):
+                got = await engine.recv(name, msg_id=msg_id if msg_id is not None else 0)
+                assert type(got) is bytes and got == payload
+            assert await engine.recv(name, msg_id="list") == [payloads[0], "tail"]
+            handler.msg_prefix = "p-"
+            assert await engine.recv(name, msg_id=counter) == payloads[1]  # id "p-<counter>"
+            assert handler.buffer == {}
+        sent = reference.pool_handlers["engine"].total_bytes_sent
+        sent += sender.pool_handlers["engine"].total_bytes_sent
+        assert engine.http_server.total_bytes_recv == sent
+        assert engine.http_server.msg_recv_counter == 12
+    finally:
+        await reference.shutdown()
+
+
+async def test_a_stream_of_large_messages_arrives_whole_and_in_order(make_pool: PoolMaker) -> None:
+    # While the engine copies one large message for Python it reads the next ones meanwhile.
+    a, b = make_pool(), make_pool()
+    connect(a, b)
+    payloads = [bytes([i]) * (9 << 20) for i in range(6)]
+    for payload in payloads:
+        a.asend("b", payload)
+    for i, payload in enumerate(payloads):
+        got = await b.recv("a")
+        assert got == payload, f"message {i}"
+
+
 async def test_a_message_that_cannot_be_deserialized_is_logged(
     make_pool: PoolMaker, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -108,8 +108,15 @@ int NetworkLoop::descriptor() {
   return boost::asio::use_service<Reactor>(ioc_).*member_of(EpollDescriptor{});
 }
 
-void NetworkLoop::run_ready() {
-  if (Turn::Held held(turn_, Clock::now()); held && !ioc_.stopped()) ioc_.poll();
+void NetworkLoop::run_ready(std::optional<std::size_t> most_handlers) {
+  Turn::Held held(turn_, Clock::now());
+  if (!held || ioc_.stopped()) return;
+  if (!most_handlers) {
+    ioc_.poll();
+    return;
+  }
+  for (std::size_t i = 0; i < *most_handlers && ioc_.poll_one() != 0; ++i) {
+  }
 }
 
 NetworkLoop::~NetworkLoop() {

@@ -36,6 +36,15 @@ std::size_t write_now(Stream& stream, const Buffers& buffers, boost::system::err
   }
 }
 
+/// async_write's completion condition for everything, in writes as large as the socket takes:
+/// Asio's own (transfer_all) offers at most 64 KiB to each write, so that a 64 MiB body would go
+/// out in 1,024 writes, each with a pass through the reactor.
+struct TransferAllAtOnce {
+  std::size_t operator()(const boost::system::error_code& ec, std::size_t) const noexcept {
+    return ec ? 0 : std::size_t{1} << 30;
+  }
+};
+
 /// Writes `buffers` from byte `written` on, the connection making progress within `limit`; the
 /// error that ended the connection, if any.
 template <class Stream, class Buffers>
@@ -47,7 +56,7 @@ boost::asio::awaitable<boost::system::error_code> write_rest(Stream& stream, con
   boost::beast::buffers_suffix<Buffers> rest(buffers);
   rest.consume(written);
   auto [ec, n] = co_await boost::asio::async_write(
-      stream, rest, boost::asio::as_tuple(boost::asio::use_awaitable));
+      stream, rest, TransferAllAtOnce{}, boost::asio::as_tuple(boost::asio::use_awaitable));
   co_return ec;
 }
 

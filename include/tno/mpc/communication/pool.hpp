@@ -230,9 +230,11 @@ class Pool {
   /// For a program whose event loop drives the network (PoolConfig::network_thread off): a
   /// descriptor that is readable whenever the network has work ready, to watch (poll, epoll,
   /// asyncio's add_reader), and run_network() to call then and after each send. run_network()
-  /// runs what is ready and returns without blocking.
+  /// runs what is ready and returns without blocking; with `most_steps`, at most that many of
+  /// the network's steps (a step is one handler: a read of up to 1 MiB, a write, an answer), for
+  /// a program that interleaves the network with long work of its own.
   int network_descriptor();
-  void run_network();
+  void run_network(std::optional<std::size_t> most_steps = std::nullopt);
 
  private:
   friend struct detail::PoolAccess;
