@@ -291,6 +291,7 @@ class Engine {
     if (ca_cert) config.tls = mpc::TlsConfig{key.value_or(""), cert.value_or(""), *ca_cert};
     pool_ = std::make_shared<mpc::Pool>(config);
     dispatcher_->add_network(pool_);
+
     std::weak_ptr<Dispatcher> d = dispatcher_;
     mpc::detail::PoolAccess::forward_arrivals(*pool_, [d, id](const std::string& peer, Body body) {
       if (auto to = d.lock()) to->push(Arrival{id, peer, std::move(body)});
@@ -320,6 +321,7 @@ class Engine {
   // one: a burst of sends then costs one run). True when events wait to be drained.
   bool send(const std::string& peer, nb::bytes body, std::uint64_t token,
             std::optional<int> max_retries, std::optional<double> timeout, bool run) {
+    pay_answers();
     std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(body.c_str()), body.size());
     auto message = mpc::OutgoingMessage{std::make_shared<const mpc::ByteBuffer>(), bytes};
     std::weak_ptr<Dispatcher> d = dispatcher_;
@@ -338,6 +340,7 @@ class Engine {
   nb::tuple send_bytes(const std::string& peer, nb::bytes payload, nb::object id,
                        std::uint64_t token, std::optional<int> max_retries,
                        std::optional<double> timeout) {
+    pay_answers();
     std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(payload.c_str()),
                                      payload.size());
     mpc::MessageId message_id = nb::isinstance<nb::int_>(id)
@@ -360,6 +363,18 @@ class Engine {
   void shutdown(double deadline) {
     nb::gil_scoped_release unlocked;
     pool_->shutdown(std::chrono::milliseconds(static_cast<std::int64_t>(deadline * 1000)));
+  }
+
+  // With `on`, a message's 200 waits until the program had its turn (Python pays it at the end of
+  // that turn, pay_answers(), or sends first), so that a reply sent in that turn goes out with it;
+  // off pays them. Returns whether 200s are deferred now (unchanged while another thread runs the
+  // network: a shutdown, which pays them).
+  bool defer_answers(bool on) {
+    if (mpc::detail::PoolAccess::defer_answers(*pool_, on)) deferring_ = on;
+    return deferring_;
+  }
+  void pay_answers() {
+    if (deferring_) mpc::detail::PoolAccess::pay_deferred_answers(*pool_);
   }
 
   int port() const { return pool_->port(); }
@@ -389,6 +404,7 @@ class Engine {
  private:
   std::shared_ptr<Dispatcher> dispatcher_;
   std::shared_ptr<mpc::Pool> pool_;
+  bool deferring_ = false;  // see defer_answers
 };
 
 }  // namespace
@@ -440,6 +456,8 @@ NB_MODULE(_engine, m) {
       .def("send_bytes", &Engine::send_bytes, nb::arg("peer"), nb::arg("payload"), nb::arg("id"),
            nb::arg("token"), nb::arg("max_retries").none(), nb::arg("timeout").none())
       .def("shutdown", &Engine::shutdown, nb::arg("deadline"))
+      .def("pay_answers", &Engine::pay_answers)
+      .def("defer_answers", &Engine::defer_answers)
       .def("port", &Engine::port)
       .def("descriptor", &Engine::descriptor)
       .def("run_network", &Engine::run_network)

@@ -241,6 +241,20 @@ void Pool::start_send(const std::string& peer, OutgoingMessage message, SendCall
   impl_->client.send(peer, std::move(message), std::move(done), options);
 }
 
+bool Pool::defer_answers(bool on) {
+  return impl_->loop.try_in_turn([&] {
+    impl_->server.defer_answers(on);
+    return true;
+  });
+}
+
+bool Pool::pay_deferred_answers() {
+  return impl_->loop.try_in_turn([&] {
+    impl_->server.pay_deferred_answers();
+    return true;
+  });
+}
+
 void Pool::forward_arrivals(std::function<void(const std::string&, Body)> sink) {
   impl_->server.forward([sink = std::move(sink)](const net::Peer& peer, Body body) {
     sink(peer.name, std::move(body));
@@ -324,6 +338,15 @@ Statistics Pool::shutdown(std::chrono::milliseconds deadline) {
   Impl& impl = *impl_;
   std::lock_guard lock(impl.shutdown_mu);
   if (impl.final_statistics) return *impl.final_statistics;
+  // 200s deferred go out now (or first thing in the run below, when another thread runs the
+  // network).
+  auto stop_deferring = [&server = impl.server] {
+    server.defer_answers(false);
+    return true;
+  };
+  if (!impl.loop.try_in_turn(stop_deferring)) {
+    boost::asio::post(impl.loop.context(), stop_deferring);
+  }
   impl.loop.run_until([&] { return impl.client.idle(); },
                       std::chrono::steady_clock::now() + deadline,
                       [&](Deadline until) { return impl.client.wait_idle_until(*until); });

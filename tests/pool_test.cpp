@@ -2,6 +2,7 @@
 // suite, and the server's answers (src/net/server.hpp) checked with raw HTTP requests.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -749,6 +750,122 @@ TEST(Pool, APoolsThreadSleepsThroughAConversation) {
     echo.join();
   }
   EXPECT_LT(fewest, kRoundTrips / 20u);
+}
+
+// A party run as the Python front-end runs it: no thread of its own (the test's thread runs the
+// network), arrivals forwarded, 200s deferred when asked; a raw client that speaks for a peer
+// named "raw" (cookie port kRawPort).
+class DeferredAnswers : public ::testing::Test {
+ protected:
+  static constexpr std::uint16_t kRawPort = 9;
+  DeferredAnswers() : party_(config()) {
+    detail::PoolAccess::forward_arrivals(
+        party_, [this](const std::string&, detail::PoolAccess::Body) { arrived_.fetch_add(1); });
+    party_.add_http_server(0, "127.0.0.1");
+    party_.add_http_client("raw", "127.0.0.1", kRawPort);
+  }
+  static PoolConfig config() {
+    PoolConfig c;
+    c.network_thread = false;
+    c.callers_run_network = true;
+    return c;
+  }
+  static std::string request(std::int64_t id) {
+    return test::post_request(kRawPort, as_string(pack_message(Value(), MessageId(id))));
+  }
+  static std::string as_string(const ByteBuffer& b) {
+    return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+  }
+  // Runs the network until `count` messages arrived (at most 10 s).
+  bool run_until_arrived(int count) {
+    for (int i = 0; i < 10000 && arrived_.load() < count; ++i) {
+      party_.run_network();
+      if (arrived_.load() < count) std::this_thread::sleep_for(1ms);
+    }
+    return arrived_.load() >= count;
+  }
+  Pool party_;
+  std::atomic<int> arrived_{0};
+};
+
+TEST_F(DeferredAnswers, WithoutDeferralThe200IsWrittenWhenTheMessageIsRead) {
+  test::RawConnection c(party_.port());
+  c.send(request(0));
+  ASSERT_TRUE(run_until_arrived(1));
+  EXPECT_EQ(c.read_response(1s).first, 200);
+}
+
+TEST_F(DeferredAnswers, ADeferred200IsWrittenWhenPaid) {
+  ASSERT_TRUE(detail::PoolAccess::defer_answers(party_, true));
+  test::RawConnection c(party_.port());
+  c.send(request(0));
+  ASSERT_TRUE(run_until_arrived(1));
+  party_.run_network();
+  // Nothing runs the network but this thread: the 200 is not on the wire until it is paid.
+  EXPECT_EQ(c.read_response(20ms).first, 0);
+  ASSERT_TRUE(detail::PoolAccess::pay_deferred_answers(party_));
+  EXPECT_EQ(c.read_response(1s).first, 200);
+}
+
+TEST_F(DeferredAnswers, AnswersDeferredOnAConnectionGoOutInOrderWithTheNextOnes) {
+  ASSERT_TRUE(detail::PoolAccess::defer_answers(party_, true));
+  test::RawConnection c(party_.port());
+  c.send(request(0));
+  ASSERT_TRUE(run_until_arrived(1));
+  c.send(request(1));
+  ASSERT_TRUE(run_until_arrived(2));
+  EXPECT_EQ(c.read_response(20ms).first, 0);
+  ASSERT_TRUE(detail::PoolAccess::pay_deferred_answers(party_));
+  EXPECT_EQ(c.read_response(1s).first, 200);
+  EXPECT_EQ(c.read_response(1s).first, 200);
+  EXPECT_EQ(c.unread(), "");
+}
+
+TEST_F(DeferredAnswers, TurningDeferralOffPaysWhatIsDeferred) {
+  ASSERT_TRUE(detail::PoolAccess::defer_answers(party_, true));
+  test::RawConnection c(party_.port());
+  c.send(request(0));
+  ASSERT_TRUE(run_until_arrived(1));
+  ASSERT_TRUE(detail::PoolAccess::defer_answers(party_, false));
+  EXPECT_EQ(c.read_response(1s).first, 200);
+  c.send(request(1));  // answered at once again
+  ASSERT_TRUE(run_until_arrived(2));
+  EXPECT_EQ(c.read_response(1s).first, 200);
+}
+
+TEST_F(DeferredAnswers, AShutdownPaysWhatIsDeferred) {
+  ASSERT_TRUE(detail::PoolAccess::defer_answers(party_, true));
+  test::RawConnection c(party_.port());
+  c.send(request(0));
+  ASSERT_TRUE(run_until_arrived(1));
+  party_.shutdown(1s);
+  EXPECT_EQ(c.read_response(1s).first, 200);
+}
+
+TEST_F(DeferredAnswers, DeferredAnswersTheSocketCannotTakeAtOnceAllArrive) {
+  // A client that pipelines requests and reads no answer until the last request went out: their
+  // 200s (~6 MB) are more than the socket takes at once when they are paid (its peer's receive
+  // buffer is small).
+  ASSERT_TRUE(detail::PoolAccess::defer_answers(party_, true));
+  constexpr int kRequests = 60000;
+  test::RawConnection c(party_.port(), "127.0.0.1", "", 4096);
+  std::string all;
+  for (int i = 0; i < kRequests; ++i) all += request(i);
+  std::atomic<bool> written{false};
+  std::thread writer([&] {
+    c.send(all);
+    written = true;
+  });
+  ASSERT_TRUE(run_until_arrived(kRequests));
+  writer.join();
+  ASSERT_TRUE(written.load());
+  ASSERT_TRUE(detail::PoolAccess::pay_deferred_answers(party_));
+  int answered = 0;
+  for (int round = 0; round < 1000 && answered < kRequests; ++round) {
+    party_.run_network();  // writes what the socket did not take when they were paid
+    while (answered < kRequests && c.read_response(20ms).first == 200) ++answered;
+  }
+  EXPECT_EQ(answered, kRequests);
 }
 
 TEST(Pool, PendingMessagesCompleteWhileTheirCallerWaitsOnThem) {

@@ -19,11 +19,15 @@ namespace tno::mpc::communication::test {
 
 class RawConnection {
  public:
-  // Connects to ip:port, from `source` (any loopback address, e.g. 127.0.0.7) when given.
+  // Connects to ip:port, from `source` (any loopback address, e.g. 127.0.0.7) when given; with
+  // `receive_buffer`, the socket's receive buffer is that small (SO_RCVBUF).
   explicit RawConnection(std::uint16_t port, const std::string& ip = "127.0.0.1",
-                         const std::string& source = "") {
+                         const std::string& source = "", int receive_buffer = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd_ < 0) throw std::runtime_error("socket() failed");
+    if (receive_buffer > 0) {
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    }
     if (!source.empty()) {
       sockaddr_in local{};
       local.sin_family = AF_INET;

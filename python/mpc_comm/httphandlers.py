@@ -240,6 +240,8 @@ class HTTPClient(reference.HTTPClient):
             raise
         if events:
             dispatcher.drain()
+        if awaited and in_place_id is None:
+            pool._answered(entry[1] is not None)  # pylint: disable=protected-access
         return done
 
     def _settled(self, entry: list[Any], status: int, error: str) -> None:

@@ -26,6 +26,10 @@ from .httphandlers import HTTPClient, HTTPServer
 
 logger = reference.logger  # the reference's logger, "tno.mpc.communication.pool"
 
+# Sends in a row whose 200 came back later than the send before the pool defers its own 200s
+# (see Pool._answered).
+_LATE_ANSWERS_TO_DEFER = 4
+
 
 def _reuse_port_asked() -> bool:
     """Whether aiohttp's TCPSite is patched to share ports, as the reference's fixtures do."""
@@ -53,6 +57,9 @@ class Pool(reference.Pool):
         self._engine_id = 0
         self._by_engine_name: dict[str, HTTPClient] = {}
         self._network_run_due = False
+        self._answers_due = False
+        self._deferring_answers = False
+        self._late_answers = 0
         self.dispatcher = dispatcher_for(self.loop)
 
     @property
@@ -155,6 +162,35 @@ class Pool(reference.Pool):
         if self._engine is not None:
             self._run_network()
 
+    def _answer_soon(self) -> None:
+        """A message arrived: its 200, which the engine holds, goes out at the end of this turn of
+        the loop (after the callbacks its arrival scheduled, such as the receiver's next step), or
+        earlier with this party's next send. A reply sent in that turn then reaches the sender
+        with the 200, which wakes it once instead of twice."""
+        if self._deferring_answers and not self._answers_due:
+            self._answers_due = True
+            self.loop.call_soon(self._answer)
+
+    def _answer(self) -> None:
+        self._answers_due = False
+        if self._engine is not None:
+            self._engine.pay_answers()
+
+    def _answered(self, at_once: bool) -> None:
+        """Whether the 200 of a send came back while the send ran the network. Where it does, the
+        peer runs on this core (it took the core at the request, and answered): deferring 200s
+        would only give it the core once more between the 200 and the reply. Where several in a
+        row do not, the peer runs elsewhere, and a 200 deferred to go out with the reply saves
+        the peer a wake-up."""
+        if at_once:
+            self._late_answers = 0
+            if self._deferring_answers:
+                self._deferring_answers = self.engine.defer_answers(False)
+        elif not self._deferring_answers:
+            self._late_answers += 1
+            if self._late_answers >= _LATE_ANSWERS_TO_DEFER:
+                self._deferring_answers = self.engine.defer_answers(True)
+
     def asend(
         self,
         handler_name: str,
@@ -208,6 +244,7 @@ class Pool(reference.Pool):
 
     def _arrived(self, engine_name: str, body: bytes) -> None:
         """A message the engine received (on the loop's thread, in order)."""
+        self._answer_soon()
         client = self._by_engine_name.get(engine_name)
         server = self.http_server
         if client is None or server is None:
@@ -231,6 +268,7 @@ class Pool(reference.Pool):
     def _take(self, engine_name: str, msg_id: str | int, message: bytes, size: int) -> None:
         """A large bytes message that the engine unpacked as the reference's Serialization does
         (its body was `size` bytes)."""
+        self._answer_soon()
         client = self._by_engine_name.get(engine_name)
         server = self.http_server
         if client is None or server is None:

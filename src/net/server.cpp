@@ -19,6 +19,8 @@
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <type_traits>
+#include <vector>
 
 #include "net/quick_request.hpp"
 #include "net/requests.hpp"
@@ -201,6 +203,13 @@ struct OwedAnswers {
   }
 };
 
+// Whether answers on `stream` wait for Server::pay_deferred_answers (plain connections only: a
+// TLS stream's answers go out through OpenSSL, which cannot be tried without waiting).
+template <class Stream>
+bool defers_answers(const State& s, Stream&) {
+  return std::is_same_v<Stream, tcp::socket> && s.defer_answers;
+}
+
 std::string_view view(const beast::flat_buffer& buffer) {
   return {static_cast<const char*>(buffer.data().data()), buffer.size()};
 }
@@ -260,9 +269,10 @@ asio::awaitable<Next> serve_quick(State& s, Stream& stream, beast::flat_buffer& 
       handle(s, head, sender, std::make_shared<const ReceivedBody>(std::move(body)), arrival);
   beast::error_code ec;
   if (!res) {
-    // When the next request is in already, this answer waits to go out with its answer.
+    // When the next request is in already, this answer waits to go out with its answer (and, with
+    // answers deferred, until they are paid: see serve()).
     owed.bytes += received_bytes();
-    if (buffer.size() == 0 && !owed.pay_now(stream, ec)) {
+    if (buffer.size() == 0 && !defers_answers(s, stream) && !owed.pay_now(stream, ec)) {
       ec = co_await owed.pay_rest(stream, watchdog, s.config.attempt_timeout);
     }
   } else {
@@ -366,6 +376,8 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
   const std::uint64_t quick_body_limit =
       std::min<std::uint64_t>(s.config.max_body_bytes, BodyBuffers::kRegionBytes - 1);
   OwedAnswers owed;
+  constexpr bool kPlain = std::is_same_v<std::remove_cvref_t<decltype(io)>, tcp::socket>;
+  std::shared_ptr<DeferredAnswers> deferral;  // this connection's entry in s.deferred
   for (;;) {
     watchdog.expires_after(s.config.idle_timeout);
     QuickRequest request;
@@ -373,16 +385,38 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
     beast::error_code ec;
     while ((scan = scan_request(view(buffer), s.config.max_header_bytes, quick_body_limit,
                                 request)) == Scan::need_more) {
-      if (!owed.bytes.empty() && !owed.pay_now(io, ec)) {
+      bool deferred = false;
+      if constexpr (kPlain) {
+        if (!owed.bytes.empty() && s.defer_answers) {
+          // Paid by Server::pay_deferred_answers, or with the next request's answer if that
+          // comes first (in order: they are one string).
+          if (!deferral) deferral = std::make_shared<DeferredAnswers>(&owed.bytes, &io);
+          s.deferred.push_back(deferral);
+          deferred = true;
+        }
+      }
+      if (!deferred && !owed.bytes.empty() && !owed.pay_now(io, ec)) {
         ec = co_await owed.pay_rest(io, watchdog, s.config.attempt_timeout);
         watchdog.expires_after(s.config.idle_timeout);
       }
       if (ec) break;
       // Reads what arrives next, up to the buffer's limit.
       const std::size_t room = std::min<std::size_t>(64 * 1024, buffer.max_size() - buffer.size());
+      if (deferral) deferral->reading = deferred;
       auto [read_ec, n] =
           co_await io.async_read_some(buffer.prepare(room), asio::as_tuple(asio::use_awaitable));
+      if (deferral) deferral->reading = false;
       buffer.commit(n);
+      if constexpr (kPlain) {
+        if (deferred && read_ec == asio::error::operation_aborted && !owed.bytes.empty() &&
+            io.is_open()) {
+          // pay_deferred_answers could not write them all without waiting: this session does.
+          ec = co_await owed.pay_rest(io, watchdog, s.config.attempt_timeout);
+          watchdog.expires_after(s.config.idle_timeout);
+          if (ec) break;
+          continue;
+        }
+      }
       if ((ec = read_ec)) break;
     }
     if (ec) break;  // closed between requests, timed out, reset
@@ -625,6 +659,31 @@ std::uint16_t Server::listen(const std::string& addr, std::uint16_t port) {
 
 void Server::forward(std::function<void(const Peer&, Body)> sink) {
   state_->forward = std::move(sink);
+}
+
+void Server::defer_answers(bool on) {
+  state_->defer_answers = on;
+  if (!on) pay_deferred_answers();
+}
+
+bool Server::answers_deferred() const noexcept {
+  return !state_->deferred.empty();
+}
+
+void Server::pay_deferred_answers() {
+  std::vector<std::weak_ptr<DeferredAnswers>> deferred;
+  deferred.swap(state_->deferred);
+  for (const auto& entry : deferred) {
+    auto answers = entry.lock();
+    if (!answers || answers->owed->empty()) continue;
+    beast::error_code ec;
+    answers->owed->erase(0, write_now(*answers->socket, asio::buffer(*answers->owed), ec));
+    // What the socket does not take now, its session writes: at once when it waits for the next
+    // request (that read is given up for it), else before it waits again.
+    if (!ec && !answers->owed->empty() && answers->reading) answers->socket->cancel(ec);
+  }
+  deferred.clear();
+  if (state_->deferred.empty()) state_->deferred.swap(deferred);  // keeps the capacity
 }
 
 void Server::close() {

@@ -57,6 +57,16 @@ class Server {
   /// instead of the mailbox, for a front-end that keeps its own buffer of arrivals. Call it before
   /// listen().
   void forward(std::function<void(const Peer&, Body)> sink);
+  /// With `on`, the 200 of a message read whole on a plain connection is not written at once but
+  /// at pay_deferred_answers() (or with the connection's next answer, when its next request comes
+  /// first): for a front-end that sends its own next message in the same turn, so that the 200
+  /// and that message reach the peer together and wake it once. Off pays what is deferred.
+  /// Network thread (or its turn) only, as pay_deferred_answers() and answers_deferred().
+  void defer_answers(bool on);
+  /// Writes the deferred 200s.
+  void pay_deferred_answers();
+  /// Whether 200s wait for pay_deferred_answers().
+  bool answers_deferred() const noexcept;
 
   /// What the server saw of connections so far (read while no other thread runs the network,
   /// or for a glance: the counts are the network thread's).

@@ -3,12 +3,15 @@
 // TLS handshakes under way. Sessions hold it by shared_ptr, so it outlives the last of them.
 #pragma once
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "net/body_buffers.hpp"
 #include "net/connections.hpp"
@@ -18,6 +21,14 @@
 #include "tno/mpc/communication/config.hpp"
 
 namespace tno::mpc::communication::net {
+
+/// The answers a plain connection owes and its socket, while its session waits for the next
+/// request with answers deferred (see ServerState::defer_answers). Owned by the session.
+struct DeferredAnswers {
+  std::string* owed;
+  boost::asio::ip::tcp::socket* socket;
+  bool reading = false;  // the session waits for the next request (and nothing else)
+};
 
 struct ServerState {
   ServerState(const PoolConfig& c, boost::asio::ssl::context* t, PeerRegistry& p, Mailbox& m)
@@ -40,6 +51,10 @@ struct ServerState {
   LogLimiter accept_failures_log;
   // When set, every valid message goes here instead of to the mailbox (see Server::forward).
   std::function<void(const Peer&, Body)> forward;
+  // When set, the 200 of a message that was read whole on a plain connection is not written at
+  // once: it waits in `deferred` for Server::pay_deferred_answers (see Server::defer_answers).
+  bool defer_answers = false;
+  std::vector<std::weak_ptr<DeferredAnswers>> deferred;
   std::atomic<std::uint64_t> accept_failures{0};
 };
 

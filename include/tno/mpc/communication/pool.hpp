@@ -267,6 +267,9 @@ class Pool {
   /// callers do; throws its failure.
   void deliver(const std::string& peer, OutgoingMessage message);
   void forward_arrivals(std::function<void(const std::string&, Body)> sink);
+  /// See PoolAccess::defer_answers.
+  bool defer_answers(bool on);
+  bool pay_deferred_answers();
   void advertise_port(std::uint16_t port);
   /// Starts receiving the next message (or `id`) from `peer`; `done` runs at once, on this
   /// thread, when the message is stored, else on the thread that runs the network, or on the
@@ -310,6 +313,17 @@ struct PoolAccess {
   static void forward_arrivals(Pool& pool, ArrivalSink sink) {
     pool.forward_arrivals(std::move(sink));
   }
+  /// With `on`, the 200 of a message that arrives whole on a plain connection waits for
+  /// pay_deferred_answers(), or for the next request on that connection, instead of going out at
+  /// once: for a front-end whose event loop runs the network and that sends its own next message
+  /// in the turn in which one arrived, so that the 200 and that message reach the peer together
+  /// and wake it once. The front-end pays them by the end of that turn. Off pays what is
+  /// deferred; shutdown does too, and stops deferring. Holds the network's turn: false when
+  /// another thread runs the network now.
+  static bool defer_answers(Pool& pool, bool on) { return pool.defer_answers(on); }
+  /// Writes the deferred 200s, holding the network's turn; false when another thread runs the
+  /// network now (which pays them if the pool shuts down).
+  static bool pay_deferred_answers(Pool& pool) { return pool.pay_deferred_answers(); }
   /// The port this party names as its own in every request (the reference's `external_port`, for
   /// a server behind port forwarding); by default the port it listens on.
   static void advertise_port(Pool& pool, std::uint16_t port) { pool.advertise_port(port); }
