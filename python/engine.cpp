@@ -69,11 +69,12 @@ nb::object python_body(Body body) {
 
 // A large bytes message, {"object": <bin>, "id": <int or str>} exactly as the reference packs a
 // bytes object, unpacked here: the reference's unpacking of it gives the bin as bytes and the id,
-// and nothing else (no serializer takes part), so the result is the same. What it saves is where
-// the bytes go: ormsgpack copies the bin into fresh memory of 4 KiB pages, whose first touch costs
-// more than the copy itself (a 64 MiB message: ~75 ms); here the bytes object's pages are advised
-// huge before they are written (~22 ms). Bodies of any other shape, or smaller, go to the
-// reference's Serialization.
+// and nothing else (no serializer takes part), so the result is the same. What it changes is how
+// the bytes are copied: in steps, with the network read meanwhile (the next message streams in),
+// and into pages advised huge before they are written (outside `python -m mpc_comm.run`, whose
+// malloc tunable does that for every large block, ormsgpack's copy goes to 4 KiB pages, whose
+// first touch costs more than the copy: a 64 MiB message ~75 ms, against ~22 ms). Bodies of any
+// other shape, or smaller, go to the reference's Serialization.
 constexpr std::size_t kUnpackHereBytes = std::size_t{1} << 20;
 
 struct BytesMessage {
