@@ -109,13 +109,14 @@ std::optional<BytesMessage> bytes_message(const mpc::ReceivedBody& body) {
 }
 
 // `bytes` as a Python bytes object whose memory is advised to be backed by huge pages before the
-// copy touches it (GIL held; released for the copy, which goes in steps with `between_steps` run
-// after each).
+// copy touches it (GIL held; released for the copy, which goes in steps with
+// `between_steps(false)` run after each but the last, `between_steps(true)` after the last).
 template <class BetweenSteps>
 nb::object huge_page_bytes(std::span<const std::byte> bytes, BetweenSteps between_steps) {
-  PyObject* object = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(bytes.size()));
-  if (object == nullptr) throw nb::python_error();
-  char* to = PyBytes_AS_STRING(object);
+  nb::object result =
+      nb::steal(PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(bytes.size())));
+  if (!result.is_valid()) throw nb::python_error();
+  char* to = PyBytes_AS_STRING(result.ptr());
   {
     nb::gil_scoped_release unlocked;  // the object is not shared yet
     constexpr std::uintptr_t kHugePage = std::uintptr_t{2} << 20;
@@ -126,10 +127,10 @@ nb::object huge_page_bytes(std::span<const std::byte> bytes, BetweenSteps betwee
     for (std::size_t at = 0; at < bytes.size(); at += kStep) {
       const std::size_t n = std::min(kStep, bytes.size() - at);
       std::memcpy(to + at, bytes.data() + at, n);
-      between_steps();
+      between_steps(at + n == bytes.size());
     }
   }
-  return nb::steal(object);
+  return result;
 }
 
 // A message id as the reference's unpacking gives it; None when a str id is not UTF-8 (the
@@ -145,8 +146,11 @@ std::optional<nb::object> python_id(const BytesMessage& m) {
     return nb::steal(id);
   }
   nb::object magnitude = nb::steal(PyLong_FromUnsignedLongLong(m.int_id.magnitude));
+  if (!magnitude.is_valid()) throw nb::python_error();
   if (!m.int_id.negative) return magnitude;
-  return nb::steal(PyNumber_Negative(magnitude.ptr()));
+  nb::object negative = nb::steal(PyNumber_Negative(magnitude.ptr()));
+  if (!negative.is_valid()) throw nb::python_error();
+  return negative;
 }
 
 // An arrival as the dispatcher hands it to Python: ("arrived", engine, peer, body) for the
@@ -156,9 +160,13 @@ template <class BetweenSteps>
 nb::tuple python_arrival(std::uint64_t engine, const std::string& peer, Body body,
                          BetweenSteps between_steps) {
   if (auto m = bytes_message(*body)) {
-    if (auto id = python_id(*m)) {
-      return nb::make_tuple("arrived_bytes", engine, peer, body->size(), *id,
-                            huge_page_bytes(m->payload, between_steps));
+    try {
+      if (auto id = python_id(*m)) {
+        return nb::make_tuple("arrived_bytes", engine, peer, body->size(), *id,
+                              huge_page_bytes(m->payload, between_steps));
+      }
+    } catch (const nb::python_error&) {
+      // No memory for it here (MemoryError): the reference's unpacking reports what it meets.
     }
   }
   return nb::make_tuple("arrived", engine, peer, python_body(std::move(body)));
@@ -220,7 +228,8 @@ class Dispatcher {
         out.append(nb::make_tuple("sent", c->token, c->status, c->error));
       } else {
         auto& a = std::get<Arrival>(event);
-        out.append(python_arrival(a.engine, a.peer, std::move(a.body), [this] { run_networks(); }));
+        out.append(python_arrival(a.engine, a.peer, std::move(a.body),
+                                  [this](bool last) { run_networks(last); }));
       }
     }
     return out;
@@ -234,11 +243,13 @@ class Dispatcher {
   }
 
  private:
-  // Runs the ready work of every pool of this loop (no GIL): while a large message is copied for
-  // Python, so that the next one streams in meanwhile instead of waiting in the socket. What the
-  // networks push now is drained later (the descriptor is written: draining_inline is not set).
+  // Runs the ready work of every pool of this loop (no GIL): a few steps between the steps of a
+  // large message's copy for Python, so that the next one streams in meanwhile instead of waiting
+  // in the socket, and all of it after the last (work left ready after a bounded run would not
+  // make the network's descriptor readable). What the networks push now is drained later (the
+  // descriptor is written: draining_inline is not set).
   static constexpr std::size_t kStepsBetweenCopies = 4;
-  void run_networks() {
+  void run_networks(bool all) {
     std::vector<std::shared_ptr<mpc::Pool>> pools;
     {
       std::lock_guard lock(mu_);
@@ -246,7 +257,9 @@ class Dispatcher {
         if (auto pool = p.lock()) pools.push_back(std::move(pool));
       }
     }
-    for (const auto& pool : pools) pool->run_network(kStepsBetweenCopies);
+    for (const auto& pool : pools) {
+      pool->run_network(all ? std::nullopt : std::optional<std::size_t>(kStepsBetweenCopies));
+    }
   }
 
   int fd_;

@@ -338,16 +338,18 @@ Statistics Pool::shutdown(std::chrono::milliseconds deadline) {
   Impl& impl = *impl_;
   std::lock_guard lock(impl.shutdown_mu);
   if (impl.final_statistics) return *impl.final_statistics;
-  // 200s deferred go out now (or first thing in the run below, when another thread runs the
-  // network).
-  auto stop_deferring = [&server = impl.server] {
-    server.defer_answers(false);
+  // 200s deferred go out now, and no more are deferred (first thing in the run below, which takes
+  // the network's turn, when another thread has it now).
+  std::atomic<bool> deferring_stopped = false;
+  auto stop_deferring = [&] {
+    impl.server.stop_deferring_answers();
+    deferring_stopped = true;
     return true;
   };
   if (!impl.loop.try_in_turn(stop_deferring)) {
     boost::asio::post(impl.loop.context(), stop_deferring);
   }
-  impl.loop.run_until([&] { return impl.client.idle(); },
+  impl.loop.run_until([&] { return deferring_stopped.load() && impl.client.idle(); },
                       std::chrono::steady_clock::now() + deadline,
                       [&](Deadline until) { return impl.client.wait_idle_until(*until); });
   impl.client.stop_accepting();

@@ -163,9 +163,9 @@ class Pool(reference.Pool):
             self._run_network()
 
     def _answer_soon(self) -> None:
-        """A message arrived: its 200, which the engine holds, goes out at the end of this turn of
-        the loop (after the callbacks its arrival scheduled, such as the receiver's next step), or
-        earlier with this party's next send. A reply sent in that turn then reaches the sender
+        """A message arrived and was handed over: its 200, which the engine holds, goes out at the
+        end of this turn of the loop (after the callbacks its arrival scheduled, such as the
+        receiver's next step), or earlier with this party's next send. A reply sent in that turn then reaches the sender
         with the 200, which wakes it once instead of twice."""
         if self._deferring_answers and not self._answers_due:
             self._answers_due = True
@@ -244,35 +244,42 @@ class Pool(reference.Pool):
 
     def _arrived(self, engine_name: str, body: bytes) -> None:
         """A message the engine received (on the loop's thread, in order)."""
-        self._answer_soon()
-        client = self._by_engine_name.get(engine_name)
-        server = self.http_server
-        if client is None or server is None:
-            return
         try:
-            msg_id, message = Serialization.unpack(
-                body, use_pickle=server.use_pickle, option=server.option, origin=client
-            )
-        except Exception:  # pylint: disable=broad-except
-            # The engine checked the message's structure before it answered 200; what cannot
-            # be turned into Python objects (an unregistered type, a failing deserializer) is
-            # logged, not lost in silence.
-            reference.logger.exception(
-                f"A message from {client.addr}:{client.port} could not be deserialized; it is dropped"
-            )
-            return
-        server.msg_recv_counter += 1
-        server.total_bytes_recv += len(body)
-        client._arrived(msg_id, message)  # pylint: disable=protected-access
+            client = self._by_engine_name.get(engine_name)
+            server = self.http_server
+            if client is None or server is None:
+                return
+            try:
+                msg_id, message = Serialization.unpack(
+                    body, use_pickle=server.use_pickle, option=server.option, origin=client
+                )
+            except Exception:  # pylint: disable=broad-except
+                # The engine checked the message's structure before it answered 200; what cannot
+                # be turned into Python objects (an unregistered type, a failing deserializer) is
+                # logged, not lost in silence.
+                reference.logger.exception(
+                    f"A message from {client.addr}:{client.port} could not be deserialized; "
+                    "it is dropped"
+                )
+                return
+            self._deliver(client, msg_id, message, len(body))
+        finally:
+            self._answer_soon()
 
     def _take(self, engine_name: str, msg_id: str | int, message: bytes, size: int) -> None:
         """A large bytes message that the engine unpacked as the reference's Serialization does
         (its body was `size` bytes)."""
-        self._answer_soon()
-        client = self._by_engine_name.get(engine_name)
+        try:
+            client = self._by_engine_name.get(engine_name)
+            if client is not None and self.http_server is not None:
+                self._deliver(client, msg_id, message, size)
+        finally:
+            self._answer_soon()
+
+    def _deliver(self, client: HTTPClient, msg_id: str | int, message: Any, size: int) -> None:
+        """An unpacked message to `client`'s waiting receive or buffer, counted."""
         server = self.http_server
-        if client is None or server is None:
-            return
+        assert server is not None
         server.msg_recv_counter += 1
         server.total_bytes_recv += size
         client._arrived(msg_id, message)  # pylint: disable=protected-access

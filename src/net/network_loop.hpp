@@ -80,8 +80,9 @@ class NetworkLoop {
   /// A descriptor that is readable while the network has work that is ready (Asio's epoll set:
   /// sockets, timers and posted work), for an event loop to watch.
   int descriptor();
-  /// Runs what is ready (at most `most_handlers` handlers), without blocking; does nothing while
-  /// another thread runs the network.
+  /// Runs what is ready (at most `most_handlers` handlers: what it leaves ready does not make
+  /// descriptor() readable), without blocking; does nothing while another thread runs the
+  /// network.
   void run_ready(std::optional<std::size_t> most_handlers = std::nullopt);
 
   /// Stops the network for good: runs `last` while no thread runs it (closing what must not be

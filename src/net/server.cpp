@@ -171,7 +171,8 @@ beast::ssl_stream<beast::tcp_stream>& bytes_of(beast::ssl_stream<beast::tcp_stre
 
 // Answers owed to pipelined requests: when the next request is in already, the constant 200 of
 // one waits for those of the next, and they go out together, in order, in one write, before the
-// connection waits for more or writes any other answer.
+// connection waits for more (unless answers are deferred: see serve()) or writes any other
+// answer.
 struct OwedAnswers {
   std::string bytes;
 
@@ -387,11 +388,12 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
                                 request)) == Scan::need_more) {
       bool deferred = false;
       if constexpr (kPlain) {
-        if (!owed.bytes.empty() && s.defer_answers) {
-          // Paid by Server::pay_deferred_answers, or with the next request's answer if that
-          // comes first (in order: they are one string).
+        if (!owed.bytes.empty() && defers_answers(s, io)) {
+          // Paid by Server::pay_deferred_answers while this session waits below, or with the
+          // next request's answer if that comes first (in order: they are one string).
           if (!deferral) deferral = std::make_shared<DeferredAnswers>(&owed.bytes, &io);
-          s.deferred.push_back(deferral);
+          if (!deferral->registered) s.deferred.push_back(deferral);
+          deferral->registered = true;
           deferred = true;
         }
       }
@@ -408,13 +410,18 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
       if (deferral) deferral->reading = false;
       buffer.commit(n);
       if constexpr (kPlain) {
-        if (deferred && read_ec == asio::error::operation_aborted && !owed.bytes.empty() &&
-            io.is_open()) {
+        if (deferred && read_ec == asio::error::operation_aborted && io.is_open()) {
           // pay_deferred_answers could not write them all without waiting: this session does.
-          ec = co_await owed.pay_rest(io, watchdog, s.config.attempt_timeout);
+          if (!owed.bytes.empty())
+            ec = co_await owed.pay_rest(io, watchdog, s.config.attempt_timeout);
           watchdog.expires_after(s.config.idle_timeout);
           if (ec) break;
           continue;
+        }
+        if (deferred && read_ec && !owed.bytes.empty() && io.is_open()) {
+          // The client stopped sending (or the read failed): what it is owed still goes out.
+          beast::error_code ignored;
+          owed.pay_now(io, ignored);
         }
       }
       if ((ec = read_ec)) break;
@@ -662,12 +669,13 @@ void Server::forward(std::function<void(const Peer&, Body)> sink) {
 }
 
 void Server::defer_answers(bool on) {
-  state_->defer_answers = on;
+  state_->defer_answers = on && !state_->answers_deferred_no_more;
   if (!on) pay_deferred_answers();
 }
 
-bool Server::answers_deferred() const noexcept {
-  return !state_->deferred.empty();
+void Server::stop_deferring_answers() {
+  state_->answers_deferred_no_more = true;
+  defer_answers(false);
 }
 
 void Server::pay_deferred_answers() {
@@ -675,12 +683,18 @@ void Server::pay_deferred_answers() {
   deferred.swap(state_->deferred);
   for (const auto& entry : deferred) {
     auto answers = entry.lock();
-    if (!answers || answers->owed->empty()) continue;
+    if (!answers) continue;
+    answers->registered = false;
+    // A session that is not waiting for its next request writes what it owes itself (it may be
+    // writing it now), or defers it again before it waits.
+    if (!answers->reading || answers->owed->empty()) continue;
     beast::error_code ec;
     answers->owed->erase(0, write_now(*answers->socket, asio::buffer(*answers->owed), ec));
-    // What the socket does not take now, its session writes: at once when it waits for the next
-    // request (that read is given up for it), else before it waits again.
-    if (!ec && !answers->owed->empty() && answers->reading) answers->socket->cancel(ec);
+    if (!ec && !answers->owed->empty()) {
+      // What the socket does not take now, the session writes: its read is given up for that.
+      answers->reading = false;
+      answers->socket->cancel(ec);
+    }
   }
   deferred.clear();
   if (state_->deferred.empty()) state_->deferred.swap(deferred);  // keeps the capacity

@@ -65,8 +65,8 @@ class Server {
   void defer_answers(bool on);
   /// Writes the deferred 200s.
   void pay_deferred_answers();
-  /// Whether 200s wait for pay_deferred_answers().
-  bool answers_deferred() const noexcept;
+  /// Pays what is deferred and defers no more, whatever defer_answers() is told later (shutdown).
+  void stop_deferring_answers();
 
   /// What the server saw of connections so far (read while no other thread runs the network,
   /// or for a glance: the counts are the network thread's).

@@ -23,11 +23,13 @@
 namespace tno::mpc::communication::net {
 
 /// The answers a plain connection owes and its socket, while its session waits for the next
-/// request with answers deferred (see ServerState::defer_answers). Owned by the session.
+/// request with answers deferred (see ServerState::defer_answers). Owned by the session; written
+/// by Server::pay_deferred_answers only while `reading`.
 struct DeferredAnswers {
   std::string* owed;
   boost::asio::ip::tcp::socket* socket;
-  bool reading = false;  // the session waits for the next request (and nothing else)
+  bool reading = false;     // the session waits for the next request (and does nothing else)
+  bool registered = false;  // in ServerState::deferred
 };
 
 struct ServerState {
@@ -54,6 +56,7 @@ struct ServerState {
   // When set, the 200 of a message that was read whole on a plain connection is not written at
   // once: it waits in `deferred` for Server::pay_deferred_answers (see Server::defer_answers).
   bool defer_answers = false;
+  bool answers_deferred_no_more = false;  // the pool shuts down
   std::vector<std::weak_ptr<DeferredAnswers>> deferred;
   std::atomic<std::uint64_t> accept_failures{0};
 };

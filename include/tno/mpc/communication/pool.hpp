@@ -232,7 +232,8 @@ class Pool {
   /// asyncio's add_reader), and run_network() to call then and after each send. run_network()
   /// runs what is ready and returns without blocking; with `most_steps`, at most that many of
   /// the network's steps (a step is one handler: a read of up to 1 MiB, a write, an answer), for
-  /// a program that interleaves the network with long work of its own.
+  /// a program that interleaves the network with long work of its own: steps it leaves ready do
+  /// not make the descriptor readable, so such a program ends with a run_network() without it.
   int network_descriptor();
   void run_network(std::optional<std::size_t> most_steps = std::nullopt);
 
