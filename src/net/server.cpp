@@ -391,7 +391,8 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
         if (!owed.bytes.empty() && defers_answers(s, io)) {
           // Paid by Server::pay_deferred_answers while this session waits below, or with the
           // next request's answer if that comes first (in order: they are one string).
-          if (!deferral) deferral = std::make_shared<DeferredAnswers>(&owed.bytes, &io);
+          if (!deferral)
+            deferral = std::make_shared<DeferredAnswers>(DeferredAnswers{&owed.bytes, &io});
           if (!deferral->registered) s.deferred.push_back(deferral);
           deferral->registered = true;
           deferred = true;
