@@ -135,8 +135,15 @@ TEST(Pool, ABurstIsPipelinedAndWhatFindsNoRoomIsSentAgain) {
 // closes it: declared before the pools that talk to it, it outlives them.
 class RecordingServer {
  public:
-  explicit RecordingServer(std::set<std::size_t> late = {}, std::set<std::size_t> close_after = {})
-      : late_(std::move(late)), close_after_(std::move(close_after)) {
+  /// Requests are numbered from 0 in the order they arrive; those in `late` are answered after
+  /// 100 ms, those in `refused` with a 503, those in `split` with their 200 in two pieces 50 ms
+  /// apart; after those in `close_after` the connection is closed.
+  explicit RecordingServer(std::set<std::size_t> late = {}, std::set<std::size_t> close_after = {},
+                           std::set<std::size_t> refused = {}, std::set<std::size_t> split = {})
+      : late_(std::move(late)),
+        close_after_(std::move(close_after)),
+        refused_(std::move(refused)),
+        split_(std::move(split)) {
     acceptor_thread_ = std::thread([this] { accept(); });
   }
   ~RecordingServer() {
@@ -184,7 +191,17 @@ class RecordingServer {
           }
           in.erase(0, head_end + 4 + length);
           if (late_.count(index)) std::this_thread::sleep_for(100ms);
-          asio::write(socket, asio::buffer(net::received_bytes()), ec);
+          const std::string_view answer =
+              refused_.count(index)
+                  ? "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 7\r\n\r\nno room"
+                  : net::received_bytes();
+          if (split_.count(index)) {
+            asio::write(socket, asio::buffer(answer.substr(0, answer.size() / 2)), ec);
+            std::this_thread::sleep_for(50ms);
+            asio::write(socket, asio::buffer(answer.substr(answer.size() / 2)), ec);
+          } else {
+            asio::write(socket, asio::buffer(answer), ec);
+          }
           if (ec || close_after_.count(index)) {
             socket.close(ec);
             return;
@@ -200,6 +217,8 @@ class RecordingServer {
 
   const std::set<std::size_t> late_;
   const std::set<std::size_t> close_after_;
+  const std::set<std::size_t> refused_;
+  const std::set<std::size_t> split_;
   boost::asio::io_context ioc_;
   boost::asio::ip::tcp::acceptor acceptor_{ioc_, {boost::asio::ip::make_address("127.0.0.1"), 0}};
   mutable std::mutex mu_;
@@ -247,6 +266,43 @@ TEST(Pool, AnAnswerThatComesLaterIsAwaitedWhereTheRequestWentOut) {
   ASSERT_EQ(bodies.size(), 3u);
   EXPECT_TRUE(carries(bodies[1], "second"));
   EXPECT_TRUE(carries(bodies[2], "third"));
+  EXPECT_EQ(recorder.connections(), 1);
+  EXPECT_EQ(pool.statistics().total.messages_sent, 3u);
+}
+
+// A 200 that comes in pieces, after the request went out, is read whole on that connection.
+TEST(Pool, AnAnswerThatComesLateInPiecesIsReadWhole) {
+  RecordingServer recorder(/*late=*/{1}, /*close_after=*/{}, /*refused=*/{}, /*split=*/{1, 2});
+  Pool pool;
+  pool.add_http_server(0, "127.0.0.1");
+  pool.add_http_client("recorder", "127.0.0.1", recorder.port());
+  pool.send("recorder", std::string("first"));
+  pool.send("recorder", std::string("second"));
+  pool.send("recorder", std::string("third"));
+  const auto bodies = recorder.bodies();
+  ASSERT_EQ(bodies.size(), 3u);
+  EXPECT_TRUE(carries(bodies[2], "third"));
+  EXPECT_EQ(recorder.connections(), 1);
+  EXPECT_EQ(pool.statistics().total.messages_sent, 3u);
+}
+
+// A refusal that comes after the request went out (no room at the receiver) is retried after
+// retry_delay on the same kept-alive connection, and the message counted sent once.
+TEST(Pool, ALateRefusalIsRetriedOnTheSameConnection) {
+  RecordingServer recorder(/*late=*/{1}, /*close_after=*/{}, /*refused=*/{1});
+  PoolConfig config;
+  config.retry_delay = 10ms;
+  Pool pool(config);
+  pool.add_http_server(0, "127.0.0.1");
+  pool.add_http_client("recorder", "127.0.0.1", recorder.port());
+  pool.send("recorder", std::string("first"));
+  pool.send("recorder", std::string("second"));
+  pool.send("recorder", std::string("third"));
+  const auto bodies = recorder.bodies();
+  ASSERT_EQ(bodies.size(), 4u);
+  EXPECT_TRUE(carries(bodies[1], "second"));
+  EXPECT_TRUE(carries(bodies[2], "second"));
+  EXPECT_TRUE(carries(bodies[3], "third"));
   EXPECT_EQ(recorder.connections(), 1);
   EXPECT_EQ(pool.statistics().total.messages_sent, 3u);
 }

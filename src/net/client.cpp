@@ -189,10 +189,50 @@ bool Client::send_in_turn(std::string_view peer, OutgoingMessage& message, SendC
   }
   DeliveryPtr delivery =
       register_delivery(peer, std::move(done), options, link, /*already_sent=*/true);
-  Batch batch;
-  batch.push_back(Pending{std::move(message), std::move(delivery)});
-  start(*link, std::move(batch), std::move(conn));
+  ++link->in_flight;
+  ++link->small_in_flight;
+  await_answer(*link, Pending{std::move(message), std::move(delivery)}, std::move(conn));
   return true;
+}
+
+// The answer to a request that send_in_turn() wrote, awaited with a plain read: a delivery's
+// coroutines cost several allocations and thousands of instructions, and where the peer answers
+// from another core this is the conversation's common case. The constant 200 settles the
+// message here; anything else (another answer, a failure, the watchdog closing the socket) goes to
+// a delivery on that connection, which takes it as its first attempt's answer.
+void Client::await_answer(Link& link, Pending pending, std::unique_ptr<Connection> conn) {
+  conn->watchdog.expires_after(std::min(config_.answer_timeout, pending.delivery->attempt_timeout));
+  Connection& c = *conn;
+  c.tcp().socket().async_read_some(
+      c.buffer.prepare(4096), [this, &link, pending = std::move(pending), conn = std::move(conn)](
+                                  const boost::system::error_code& ec, std::size_t got) mutable {
+        conn->buffer.commit(got);
+        const auto found = ec ? Connection::Constant::other : conn->take_constant_answer();
+        if (found == Connection::Constant::partial) {
+          await_answer(link, std::move(pending), std::move(conn));
+          return;
+        }
+        --link.in_flight;
+        --link.small_in_flight;
+        if (found == Connection::Constant::other) {
+          // A broken connection is left (Asio reads a socket again only after a new event, and a
+          // closed one has none): the delivery sends again at once, as for any kept-alive
+          // connection that failed.
+          if (ec) conn.reset();
+          Batch batch;
+          batch.push_back(std::move(pending));
+          start(link, std::move(batch), std::move(conn));
+          return;
+        }
+        conn->watchdog.expires_never();
+        link.idle.push_back(std::move(conn));
+        peers_.count_sent(link.peer, pending.message.size());
+        settle(std::exchange(pending.delivery, nullptr), nullptr);
+        start_queued(link);
+        std::lock_guard lock(mu_);
+        under_way_ -= 1;
+        idle_.notify_all();
+      });
 }
 
 // Starts a delivery at once when nothing small is under way to the peer (a conversation: one

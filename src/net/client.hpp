@@ -128,6 +128,8 @@ class Client {
   /// Starts delivering `batch`; with `written_on`, its request went out on that connection
   /// already and its answer is awaited there first.
   void start(Link& link, Batch batch, std::unique_ptr<Connection> written_on = nullptr);
+  /// Awaits the answer to `pending`, whose request went out on `conn` (counted in flight).
+  void await_answer(Link& link, Pending pending, std::unique_ptr<Connection> conn);
   boost::asio::awaitable<void> deliver(Link& link, Batch batch,
                                        std::unique_ptr<Connection> written_on);
   boost::asio::awaitable<std::string> probe_certificate_refusal(Link& link);
