@@ -240,7 +240,7 @@ int bench(const PartyOptions& o, const BenchOptions& b) {
   const mpc::Bytes& payload = *shared_payload;
   struct InFlight {
     Clock::time_point start;
-    std::future<void> sent;
+    std::optional<std::future<void>> sent;  // none for a blocking send
     std::optional<mpc::PendingMessage<mpc::Bytes>> echo;
   };
   std::deque<InFlight> window;
@@ -252,7 +252,7 @@ int bench(const PartyOptions& o, const BenchOptions& b) {
   Clock::time_point measured_from;
   auto finish_oldest = [&] {
     InFlight& f = window.front();
-    p.pool->wait(std::move(f.sent));
+    if (f.sent) p.pool->wait(std::move(*f.sent));
     if (f.echo) {
       auto back = f.echo->get();
       if (back.size() != b.size) throw std::runtime_error("the echo has another size");
@@ -274,10 +274,7 @@ int bench(const PartyOptions& o, const BenchOptions& b) {
     if (b.inflight == 1) {
       // One at a time: the blocking send (large bytes go out from this buffer in place) and a
       // borrowed receive (no copy of the echo).
-      std::promise<void> sent;
       p.pool->send(p.peer, payload);
-      sent.set_value();
-      f.sent = sent.get_future();
       if (!b.one_way) {
         auto back = p.pool->recv_borrowed<std::span<const std::byte>>(p.peer);
         if (back.value.size() != b.size) throw std::runtime_error("the echo has another size");
