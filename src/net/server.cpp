@@ -173,15 +173,20 @@ beast::ssl_stream<beast::tcp_stream>& bytes_of(beast::ssl_stream<beast::tcp_stre
 // one waits for those of the next, and they go out together, in order, in one write, before the
 // connection waits for more (unless answers are deferred: see serve()) or writes any other
 // answer.
+// Writes what the socket takes of `owed` now and erases it; true when nothing is owed any more or
+// the connection failed (`ec`).
+template <class Stream>
+bool pay_now(Stream& stream, std::string& owed, beast::error_code& ec) {
+  owed.erase(0, write_now(stream, asio::buffer(owed), ec));
+  return ec || owed.empty();
+}
+
 struct OwedAnswers {
   std::string bytes;
 
-  // Writes what the socket takes now; true when nothing is owed any more or the connection
-  // failed (`ec`).
   template <class Stream>
   bool pay_now(Stream& stream, beast::error_code& ec) {
-    bytes.erase(0, write_now(stream, asio::buffer(bytes), ec));
-    return ec || bytes.empty();
+    return net::pay_now(stream, bytes, ec);
   }
   // Writes what pay_now() left, waiting for room within `limit`; the error that ended the
   // connection.
@@ -388,7 +393,7 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
                                 request)) == Scan::need_more) {
       bool deferred = false;
       if constexpr (kPlain) {
-        if (!owed.bytes.empty() && defers_answers(s, io)) {
+        if (!owed.bytes.empty() && s.defer_answers) {
           // Paid by Server::pay_deferred_answers while this session waits below, or with the
           // next request's answer if that comes first (in order: they are one string).
           if (!deferral)
@@ -690,8 +695,7 @@ void Server::pay_deferred_answers() {
     // writing it now), or defers it again before it waits.
     if (!answers->reading || answers->owed->empty()) continue;
     beast::error_code ec;
-    answers->owed->erase(0, write_now(*answers->socket, asio::buffer(*answers->owed), ec));
-    if (!ec && !answers->owed->empty()) {
+    if (!pay_now(*answers->socket, *answers->owed, ec)) {
       // What the socket does not take now, the session writes: its read is given up for that.
       answers->reading = false;
       answers->socket->cancel(ec);
