@@ -1,6 +1,7 @@
 // Pools in one process on 127.0.0.1 with ephemeral ports: the behaviours of the reference's own
 // suite, and the server's answers (src/net/server.hpp) checked with raw HTTP requests.
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <atomic>
 #include <boost/asio/connect.hpp>
@@ -305,6 +306,37 @@ TEST(Pool, ALateRefusalIsRetriedOnTheSameConnection) {
   EXPECT_TRUE(carries(bodies[3], "third"));
   EXPECT_EQ(recorder.connections(), 1);
   EXPECT_EQ(pool.statistics().total.messages_sent, 3u);
+}
+
+// A refusal that is in already when the request has gone out is taken as the answer on that
+// connection (not waited for until the answer timeout, the connection given up and the message
+// sent again on another at once): every send but the first is refused once, and retried on the
+// same connection.
+TEST(Pool, ARefusalInAtOnceIsTakenOnTheSameConnection) {
+  // All threads on one core, where the server's thread answers as soon as the request is written.
+  cpu_set_t all, one;
+  ASSERT_EQ(sched_getaffinity(0, sizeof all, &all), 0);
+  CPU_ZERO(&one);
+  CPU_SET(sched_getcpu(), &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  struct Restore {
+    cpu_set_t& all;
+    ~Restore() { sched_setaffinity(0, sizeof all, &all); }
+  } restore{all};
+  std::set<std::size_t> refused;
+  for (std::size_t i = 1; i < 100; i += 2) refused.insert(i);  // each send's first request
+  RecordingServer recorder(/*late=*/{}, /*close_after=*/{}, refused);
+  PoolConfig config;
+  config.retry_delay = 1ms;
+  config.answer_timeout = 200ms;  // what a refusal left unread would be waited for
+  Pool pool(config);
+  pool.add_http_server(0, "127.0.0.1");
+  pool.add_http_client("recorder", "127.0.0.1", recorder.port());
+  pool.send("recorder", std::string("first"));
+  for (int i = 0; i < 50; ++i) pool.send("recorder", "message " + std::to_string(i));
+  EXPECT_EQ(recorder.bodies().size(), 101u);
+  EXPECT_EQ(recorder.connections(), 1);
+  EXPECT_EQ(pool.statistics().total.messages_sent, 51u);
 }
 
 // A kept-alive connection that the server has closed meanwhile fails the next send's first

@@ -89,11 +89,26 @@ void Client::send(std::string_view peer, OutgoingMessage message, SendCompletion
                   SendOptions options) {
   Link* link = nullptr;
   DeliveryPtr delivery = register_delivery(peer, std::move(done), options, link);
-  link->posted.fetch_add(1, std::memory_order_relaxed);
-  asio::post(ioc_, [this, link, message = std::move(message), delivery]() mutable {
-    link->posted.fetch_sub(1, std::memory_order_relaxed);
-    launch(*link, std::move(message), std::move(delivery));
-  });
+  // One handler takes all the sends made before it runs: a burst of asends costs one post (an
+  // allocation, the scheduler's lock and, when the network thread sleeps, a wake-up), not one each.
+  bool first = false;
+  {
+    std::lock_guard lock(link->posted_mu);
+    first = link->posted.empty();
+    link->posted.push_back(Pending{std::move(message), std::move(delivery)});
+    link->posted_count.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (first) asio::post(ioc_, [this, link] { launch_posted(*link); });
+}
+
+void Client::launch_posted(Link& link) {
+  {
+    std::lock_guard lock(link.posted_mu);
+    link.launching.swap(link.posted);
+    link.posted_count.fetch_sub(link.launching.size(), std::memory_order_relaxed);
+  }
+  for (Pending& p : link.launching) launch(link, std::move(p.message), std::move(p.delivery));
+  link.launching.clear();  // its capacity serves the next burst
 }
 
 namespace {
@@ -139,7 +154,7 @@ std::shared_ptr<const std::string> Client::request_head(Link& link) {
 // returns, and then the answer is read here too. Anything else goes the usual way: a request
 // that went out only in part closes its connection (the server drops what it did not read
 // whole) and is sent again by send(); one whose answer has not come (or is not the constant 200)
-// is handed to a delivery that awaits the answer on that connection, and retries as any other.
+// is left to await_answer().
 bool Client::send_in_turn(std::string_view peer, OutgoingMessage& message, SendCompletion& done,
                           const SendOptions& options) {
   if (tls_ != nullptr || message.size() >= kBatchBytes) return false;
@@ -152,7 +167,7 @@ bool Client::send_in_turn(std::string_view peer, OutgoingMessage& message, SendC
     link = it->second.get();
   }
   // Not before a message sent earlier (by this thread: the turn orders it after the post).
-  if (link->posted.load(std::memory_order_relaxed) > 0 || !link->queued.empty() ||
+  if (link->posted_count.load(std::memory_order_relaxed) > 0 || !link->queued.empty() ||
       link->in_flight > 0 || link->idle.empty() || link->idle.back()->buffer.size() != 0) {
     return false;
   }
@@ -173,10 +188,10 @@ bool Client::send_in_turn(std::string_view peer, OutgoingMessage& message, SendC
     return false;
   }
   // Not looked for once it was missing several times in a row (but once in a while still): where
-  // the peer answers from another core it is not in yet, and the delivery below reads it anyway.
+  // the peer answers from another core it is not in yet, and await_answer() reads it anyway.
   if (link->answers_missed < kAnswersMissedToStopLooking ||
       ++link->answer_probe % kAnswerProbeInterval == 0) {
-    // Only the answer, whole, and nothing after it (anything else is the delivery's to read).
+    // Only the answer, whole, and nothing after it (anything else is await_answer()'s to read).
     const bool in = conn->read_now(ec) && conn->buffer.size() == received_bytes().size() &&
                     conn->take_constant_answer() == Connection::Constant::whole;
     link->answers_missed = in ? 0 : std::min(link->answers_missed + 1, kAnswersMissedToStopLooking);
@@ -191,48 +206,60 @@ bool Client::send_in_turn(std::string_view peer, OutgoingMessage& message, SendC
       register_delivery(peer, std::move(done), options, link, /*already_sent=*/true);
   ++link->in_flight;
   ++link->small_in_flight;
+  conn->watchdog.expires_after(std::min(config_.answer_timeout, delivery->attempt_timeout));
   await_answer(*link, Pending{std::move(message), std::move(delivery)}, std::move(conn));
   return true;
 }
 
-// The answer to a request that send_in_turn() wrote, awaited with a plain read: a delivery's
-// coroutines cost several allocations and thousands of instructions, and where the peer answers
-// from another core this is the conversation's common case. The constant 200 settles the
-// message here; anything else (another answer, a failure, the watchdog closing the socket) goes to
-// a delivery on that connection, which takes it as its first attempt's answer.
+// The answer to a request that send_in_turn() wrote (on a plain connection, its watchdog armed),
+// awaited with plain reads: a delivery's coroutines cost several allocations and thousands of
+// instructions, and where the peer answers from another core this is the conversation's common
+// case. The constant 200 settles the message here. Any other answer (a refusal, say), read already
+// or not, goes to a delivery on that connection, which takes it as its first attempt's answer. A
+// connection whose read failed (closed by the peer, reset, or by the watchdog) is left: the
+// delivery sends again at once on another, as for any kept-alive connection that failed.
 void Client::await_answer(Link& link, Pending pending, std::unique_ptr<Connection> conn) {
-  conn->watchdog.expires_after(std::min(config_.answer_timeout, pending.delivery->attempt_timeout));
-  Connection& c = *conn;
-  c.tcp().socket().async_read_some(
-      c.buffer.prepare(4096), [this, &link, pending = std::move(pending), conn = std::move(conn)](
-                                  const boost::system::error_code& ec, std::size_t got) mutable {
-        conn->buffer.commit(got);
-        const auto found = ec ? Connection::Constant::other : conn->take_constant_answer();
-        if (found == Connection::Constant::partial) {
-          await_answer(link, std::move(pending), std::move(conn));
-          return;
-        }
-        --link.in_flight;
-        --link.small_in_flight;
-        if (found == Connection::Constant::other) {
-          // A broken connection is left (Asio reads a socket again only after a new event, and a
-          // closed one has none): the delivery sends again at once, as for any kept-alive
-          // connection that failed.
-          if (ec) conn.reset();
-          Batch batch;
-          batch.push_back(std::move(pending));
-          start(link, std::move(batch), std::move(conn));
-          return;
-        }
-        conn->watchdog.expires_never();
-        link.idle.push_back(std::move(conn));
-        peers_.count_sent(link.peer, pending.message.size());
-        settle(std::exchange(pending.delivery, nullptr), nullptr);
-        start_queued(link);
-        std::lock_guard lock(mu_);
-        under_way_ -= 1;
-        idle_.notify_all();
-      });
+  const DeliveryPtr delivery = pending.delivery;
+  bool counted_in_flight = true;
+  try {
+    const auto found = conn ? conn->take_constant_answer() : Connection::Constant::other;
+    if (found == Connection::Constant::partial) {
+      Connection& c = *conn;
+      c.tcp().socket().async_read_some(
+          c.buffer.prepare(4096),
+          [this, &link, pending = std::move(pending), conn = std::move(conn)](
+              const boost::system::error_code& ec, std::size_t got) mutable {
+            conn->buffer.commit(got);
+            if (ec) conn.reset();
+            await_answer(link, std::move(pending), std::move(conn));
+          });
+      return;
+    }
+    counted_in_flight = false;
+    --link.in_flight;
+    --link.small_in_flight;
+    if (found == Connection::Constant::other) {
+      Batch batch;
+      batch.push_back(std::move(pending));
+      start(link, std::move(batch), std::move(conn));
+      return;
+    }
+    conn->watchdog.expires_never();
+    link.idle.push_back(std::move(conn));
+    peers_.count_sent(link.peer, pending.message.size());
+    settle(delivery, nullptr);
+  } catch (...) {
+    // Out of memory, or a bug: the message fails as it would in a delivery.
+    if (counted_in_flight) {
+      --link.in_flight;
+      --link.small_in_flight;
+    }
+    settle(delivery, std::current_exception());
+  }
+  start_queued(link);
+  std::lock_guard lock(mu_);
+  under_way_ -= 1;
+  idle_.notify_all();
 }
 
 // Starts a delivery at once when nothing small is under way to the peer (a conversation: one

@@ -2,9 +2,9 @@
 // PoolConfig::max_connections_per_peer, the others queued in order), retries, and the TLS
 // refusal probe. Every delivery is settled exactly once: by its outcome, or by the shutdown.
 //
-// Lifetime: the delivery coroutines refer to their Link and to the client. When the pool stops,
-// the io_context destroys the frames of those that did not finish, after the client is gone;
-// nothing a frame destroys may therefore touch a Link or the client.
+// Lifetime: the delivery coroutines and the handlers of await_answer() refer to their Link and to
+// the client. When the pool stops, the io_context destroys the frames and handlers that did not
+// finish, after the client is gone; nothing they destroy may therefore touch a Link or the client.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -68,7 +68,7 @@ class Client {
   bool send_in_turn(std::string_view peer, OutgoingMessage& message, SendCompletion& done,
                     const SendOptions& options = {});
 
-  /// Whether every delivery started has ended (settled and its coroutine done).
+  /// Whether every delivery started has ended (settled, and its coroutine or read done).
   bool idle() const;
   /// Waits (without running the network) until idle or `until`; true when idle.
   bool wait_idle_until(std::chrono::steady_clock::time_point until);
@@ -103,9 +103,12 @@ class Client {
     std::size_t in_flight = 0;        // batches under way
     std::size_t small_in_flight = 0;  // ...of small messages (at most one)
     std::deque<Pending> queued;
-    // Sends posted by send() that launch() has not taken yet (any thread may post one).
-    std::atomic<std::size_t> posted{0};
-    bool start_posted = false;  // start_queued() is posted
+    // Sends made by send() (on any thread) that launch_posted() has not taken yet, and how many.
+    std::mutex posted_mu;
+    std::vector<Pending> posted;  // under posted_mu
+    std::atomic<std::size_t> posted_count{0};
+    std::vector<Pending> launching;  // what launch_posted() took
+    bool start_posted = false;       // start_queued() is posted
     // Sends in a row whose answer send_in_turn() did not find in at once; sends it counts while
     // it does not look.
     unsigned answers_missed = 0;
@@ -117,18 +120,22 @@ class Client {
     std::uint16_t request_head_port = 0;
   };
 
-  /// A delivery to `peer` (its Link in `link`), counted under way until its coroutine ends.
+  /// A delivery to `peer` (its Link in `link`), counted under way until its coroutine (or the
+  /// read of await_answer()) ends.
   /// Throws ConfigurationError for an unknown peer, and DeliveryError once stopping unless
   /// `already_sent` (its request went out before: shutdown waits for it as for any other).
   DeliveryPtr register_delivery(std::string_view peer, SendCompletion done,
                                 const SendOptions& options, Link*& link, bool already_sent = false);
   std::shared_ptr<const std::string> request_head(Link& link);
   void launch(Link& link, OutgoingMessage message, DeliveryPtr delivery);
+  /// Launches, in order, the sends that send() made meanwhile.
+  void launch_posted(Link& link);
   void start_queued(Link& link);
   /// Starts delivering `batch`; with `written_on`, its request went out on that connection
   /// already and its answer is awaited there first.
   void start(Link& link, Batch batch, std::unique_ptr<Connection> written_on = nullptr);
-  /// Awaits the answer to `pending`, whose request went out on `conn` (counted in flight).
+  /// Awaits the answer to `pending`, whose request send_in_turn() wrote on `conn` (a plain
+  /// connection; the message counted in flight and under way).
   void await_answer(Link& link, Pending pending, std::unique_ptr<Connection> conn);
   boost::asio::awaitable<void> deliver(Link& link, Batch batch,
                                        std::unique_ptr<Connection> written_on);
@@ -146,7 +153,7 @@ class Client {
   std::condition_variable idle_;
   std::map<std::string, std::unique_ptr<Link>, std::less<>> links_;
   std::set<DeliveryPtr> unsettled_;
-  std::size_t under_way_ = 0;  // deliveries whose coroutine has not ended
+  std::size_t under_way_ = 0;  // deliveries whose coroutine (or read) has not ended
   bool stopping_ = false;
 };
 
