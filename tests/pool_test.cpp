@@ -316,8 +316,10 @@ TEST(Pool, ARefusalInAtOnceIsTakenOnTheSameConnection) {
   // All threads on one core, where the server's thread answers as soon as the request is written.
   cpu_set_t all, one;
   ASSERT_EQ(sched_getaffinity(0, sizeof all, &all), 0);
+  const int cpu = sched_getcpu();
+  ASSERT_GE(cpu, 0);
   CPU_ZERO(&one);
-  CPU_SET(sched_getcpu(), &one);
+  CPU_SET(cpu, &one);
   ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
   struct Restore {
     cpu_set_t& all;
@@ -328,7 +330,7 @@ TEST(Pool, ARefusalInAtOnceIsTakenOnTheSameConnection) {
   RecordingServer recorder(/*late=*/{}, /*close_after=*/{}, refused);
   PoolConfig config;
   config.retry_delay = 1ms;
-  config.answer_timeout = 200ms;  // what a refusal left unread would be waited for
+  config.answer_timeout = 2s;  // what a refusal left unread would be waited for
   Pool pool(config);
   pool.add_http_server(0, "127.0.0.1");
   pool.add_http_client("recorder", "127.0.0.1", recorder.port());

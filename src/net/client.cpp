@@ -91,14 +91,18 @@ void Client::send(std::string_view peer, OutgoingMessage message, SendCompletion
   DeliveryPtr delivery = register_delivery(peer, std::move(done), options, link);
   // One handler takes all the sends made before it runs: a burst of asends costs one post (an
   // allocation, the scheduler's lock and, when the network thread sleeps, a wake-up), not one each.
-  bool first = false;
-  {
-    std::lock_guard lock(link->posted_mu);
-    first = link->posted.empty();
-    link->posted.push_back(Pending{std::move(message), std::move(delivery)});
-    link->posted_count.fetch_add(1, std::memory_order_relaxed);
+  // The post is made under the lock, so that a post that fails (no memory) takes back its own send.
+  std::lock_guard lock(link->posted_mu);
+  link->posted.push_back(Pending{std::move(message), std::move(delivery)});
+  if (link->posted.size() == 1) {
+    try {
+      asio::post(ioc_, [this, link] { launch_posted(*link); });
+    } catch (...) {
+      link->posted.pop_back();
+      throw;
+    }
   }
-  if (first) asio::post(ioc_, [this, link] { launch_posted(*link); });
+  link->posted_count.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Client::launch_posted(Link& link) {
@@ -107,8 +111,13 @@ void Client::launch_posted(Link& link) {
     link.launching.swap(link.posted);
     link.posted_count.fetch_sub(link.launching.size(), std::memory_order_relaxed);
   }
+  // Emptied also when a launch fails, so that it cannot come back into `posted`; its capacity
+  // serves the next burst.
+  struct Clear {
+    std::vector<Pending>& sends;
+    ~Clear() { sends.clear(); }
+  } clear{link.launching};
   for (Pending& p : link.launching) launch(link, std::move(p.message), std::move(p.delivery));
-  link.launching.clear();  // its capacity serves the next burst
 }
 
 namespace {
@@ -318,15 +327,21 @@ void Client::start(Link& link, Batch batch, std::unique_ptr<Connection> written_
   ++link.in_flight;
   if (small) ++link.small_in_flight;
   // deliver() settles every message of the batch, also when it fails unexpectedly.
-  asio::co_spawn(ioc_, deliver(link, std::move(batch), std::move(written_on)),
-                 [this, &link, messages, small](std::exception_ptr) {
-                   --link.in_flight;
-                   if (small) --link.small_in_flight;
-                   start_queued(link);
-                   std::lock_guard lock(mu_);
-                   under_way_ -= messages;
-                   idle_.notify_all();
-                 });
+  try {
+    asio::co_spawn(ioc_, deliver(link, std::move(batch), std::move(written_on)),
+                   [this, &link, messages, small](std::exception_ptr) {
+                     --link.in_flight;
+                     if (small) --link.small_in_flight;
+                     start_queued(link);
+                     std::lock_guard lock(mu_);
+                     under_way_ -= messages;
+                     idle_.notify_all();
+                   });
+  } catch (...) {  // no memory for the coroutine: the link is not left waiting for it
+    --link.in_flight;
+    if (small) --link.small_in_flight;
+    throw;
+  }
 }
 
 void Client::settle(const DeliveryPtr& delivery, std::exception_ptr error) {
