@@ -89,35 +89,11 @@ void Client::send(std::string_view peer, OutgoingMessage message, SendCompletion
                   SendOptions options) {
   Link* link = nullptr;
   DeliveryPtr delivery = register_delivery(peer, std::move(done), options, link);
-  // One handler takes all the sends made before it runs: a burst of asends costs one post (an
-  // allocation, the scheduler's lock and, when the network thread sleeps, a wake-up), not one each.
-  // The post is made under the lock, so that a post that fails (no memory) takes back its own send.
-  std::lock_guard lock(link->posted_mu);
-  link->posted.push_back(Pending{std::move(message), std::move(delivery)});
-  if (link->posted.size() == 1) {
-    try {
-      asio::post(ioc_, [this, link] { launch_posted(*link); });
-    } catch (...) {
-      link->posted.pop_back();
-      throw;
-    }
-  }
-  link->posted_count.fetch_add(1, std::memory_order_relaxed);
-}
-
-void Client::launch_posted(Link& link) {
-  {
-    std::lock_guard lock(link.posted_mu);
-    link.launching.swap(link.posted);
-    link.posted_count.fetch_sub(link.launching.size(), std::memory_order_relaxed);
-  }
-  // Emptied also when a launch fails, so that it cannot come back into `posted`; its capacity
-  // serves the next burst.
-  struct Clear {
-    std::vector<Pending>& sends;
-    ~Clear() { sends.clear(); }
-  } clear{link.launching};
-  for (Pending& p : link.launching) launch(link, std::move(p.message), std::move(p.delivery));
+  link->posted.fetch_add(1, std::memory_order_relaxed);
+  asio::post(ioc_, [this, link, message = std::move(message), delivery]() mutable {
+    link->posted.fetch_sub(1, std::memory_order_relaxed);
+    launch(*link, std::move(message), std::move(delivery));
+  });
 }
 
 namespace {
@@ -176,7 +152,7 @@ bool Client::send_in_turn(std::string_view peer, OutgoingMessage& message, SendC
     link = it->second.get();
   }
   // Not before a message sent earlier (by this thread: the turn orders it after the post).
-  if (link->posted_count.load(std::memory_order_relaxed) > 0 || !link->queued.empty() ||
+  if (link->posted.load(std::memory_order_relaxed) > 0 || !link->queued.empty() ||
       link->in_flight > 0 || link->idle.empty() || link->idle.back()->buffer.size() != 0) {
     return false;
   }

@@ -103,12 +103,9 @@ class Client {
     std::size_t in_flight = 0;        // batches under way
     std::size_t small_in_flight = 0;  // ...of small messages (at most one)
     std::deque<Pending> queued;
-    // Sends made by send() (on any thread) that launch_posted() has not taken yet, and how many.
-    std::mutex posted_mu;
-    std::vector<Pending> posted;  // under posted_mu
-    std::atomic<std::size_t> posted_count{0};
-    std::vector<Pending> launching;  // what launch_posted() took
-    bool start_posted = false;       // start_queued() is posted
+    // Sends posted by send() that launch() has not taken yet (any thread may post one).
+    std::atomic<std::size_t> posted{0};
+    bool start_posted = false;  // start_queued() is posted
     // Sends in a row whose answer send_in_turn() did not find in at once; sends it counts while
     // it does not look.
     unsigned answers_missed = 0;
@@ -128,8 +125,6 @@ class Client {
                                 const SendOptions& options, Link*& link, bool already_sent = false);
   std::shared_ptr<const std::string> request_head(Link& link);
   void launch(Link& link, OutgoingMessage message, DeliveryPtr delivery);
-  /// Launches, in order, the sends that send() made meanwhile.
-  void launch_posted(Link& link);
   void start_queued(Link& link);
   /// Starts delivering `batch`; with `written_on`, its request went out on that connection
   /// already and its answer is awaited there first.
