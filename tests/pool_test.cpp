@@ -230,6 +230,14 @@ class RecordingServer {
   std::thread acceptor_thread_;
 };
 
+// A pool (with `config`) whose peer "recorder" is `recorder`.
+std::unique_ptr<Pool> pool_sending_to(const RecordingServer& recorder, PoolConfig config = {}) {
+  auto pool = std::make_unique<Pool>(std::move(config));
+  pool->add_http_server(0, "127.0.0.1");
+  pool->add_http_client("recorder", "127.0.0.1", recorder.port());
+  return pool;
+}
+
 // Whether `body` (a packed message) carries the str `text`.
 bool carries(const std::string& body, std::string_view text) {
   return body.find(text) != std::string::npos;
@@ -239,13 +247,11 @@ bool carries(const std::string& body, std::string_view text) {
 // could go out at once on an idle connection (Client::send_in_turn).
 TEST(Pool, ABlockingSendDoesNotOvertakeAnAsendMadeBeforeIt) {
   RecordingServer recorder;
-  Pool pool;
-  pool.add_http_server(0, "127.0.0.1");
-  pool.add_http_client("recorder", "127.0.0.1", recorder.port());
-  pool.send("recorder", std::string("first"));  // leaves a kept-alive connection idle
-  auto second = pool.asend("recorder", std::string("second"));
-  pool.send("recorder", std::string("third"));
-  pool.wait(std::move(second));
+  auto pool = pool_sending_to(recorder);
+  pool->send("recorder", std::string("first"));  // leaves a kept-alive connection idle
+  auto second = pool->asend("recorder", std::string("second"));
+  pool->send("recorder", std::string("third"));
+  pool->wait(std::move(second));
   const auto bodies = recorder.bodies();
   ASSERT_EQ(bodies.size(), 3u);
   EXPECT_TRUE(carries(bodies[0], "first"));
@@ -257,34 +263,30 @@ TEST(Pool, ABlockingSendDoesNotOvertakeAnAsendMadeBeforeIt) {
 // once) awaits it on that connection: it is not sent again, and no other connection is opened.
 TEST(Pool, AnAnswerThatComesLaterIsAwaitedWhereTheRequestWentOut) {
   RecordingServer recorder(/*late=*/{1});
-  Pool pool;
-  pool.add_http_server(0, "127.0.0.1");
-  pool.add_http_client("recorder", "127.0.0.1", recorder.port());
-  pool.send("recorder", std::string("first"));
-  pool.send("recorder", std::string("second"));
-  pool.send("recorder", std::string("third"));
+  auto pool = pool_sending_to(recorder);
+  pool->send("recorder", std::string("first"));
+  pool->send("recorder", std::string("second"));
+  pool->send("recorder", std::string("third"));
   const auto bodies = recorder.bodies();
   ASSERT_EQ(bodies.size(), 3u);
   EXPECT_TRUE(carries(bodies[1], "second"));
   EXPECT_TRUE(carries(bodies[2], "third"));
   EXPECT_EQ(recorder.connections(), 1);
-  EXPECT_EQ(pool.statistics().total.messages_sent, 3u);
+  EXPECT_EQ(pool->statistics().total.messages_sent, 3u);
 }
 
 // A 200 that comes in pieces, after the request went out, is read whole on that connection.
 TEST(Pool, AnAnswerThatComesLateInPiecesIsReadWhole) {
   RecordingServer recorder(/*late=*/{1}, /*close_after=*/{}, /*refused=*/{}, /*split=*/{1, 2});
-  Pool pool;
-  pool.add_http_server(0, "127.0.0.1");
-  pool.add_http_client("recorder", "127.0.0.1", recorder.port());
-  pool.send("recorder", std::string("first"));
-  pool.send("recorder", std::string("second"));
-  pool.send("recorder", std::string("third"));
+  auto pool = pool_sending_to(recorder);
+  pool->send("recorder", std::string("first"));
+  pool->send("recorder", std::string("second"));
+  pool->send("recorder", std::string("third"));
   const auto bodies = recorder.bodies();
   ASSERT_EQ(bodies.size(), 3u);
   EXPECT_TRUE(carries(bodies[2], "third"));
   EXPECT_EQ(recorder.connections(), 1);
-  EXPECT_EQ(pool.statistics().total.messages_sent, 3u);
+  EXPECT_EQ(pool->statistics().total.messages_sent, 3u);
 }
 
 // A refusal that comes after the request went out (no room at the receiver) is retried after
@@ -293,19 +295,17 @@ TEST(Pool, ALateRefusalIsRetriedOnTheSameConnection) {
   RecordingServer recorder(/*late=*/{1}, /*close_after=*/{}, /*refused=*/{1});
   PoolConfig config;
   config.retry_delay = 10ms;
-  Pool pool(config);
-  pool.add_http_server(0, "127.0.0.1");
-  pool.add_http_client("recorder", "127.0.0.1", recorder.port());
-  pool.send("recorder", std::string("first"));
-  pool.send("recorder", std::string("second"));
-  pool.send("recorder", std::string("third"));
+  auto pool = pool_sending_to(recorder, config);
+  pool->send("recorder", std::string("first"));
+  pool->send("recorder", std::string("second"));
+  pool->send("recorder", std::string("third"));
   const auto bodies = recorder.bodies();
   ASSERT_EQ(bodies.size(), 4u);
   EXPECT_TRUE(carries(bodies[1], "second"));
   EXPECT_TRUE(carries(bodies[2], "second"));
   EXPECT_TRUE(carries(bodies[3], "third"));
   EXPECT_EQ(recorder.connections(), 1);
-  EXPECT_EQ(pool.statistics().total.messages_sent, 3u);
+  EXPECT_EQ(pool->statistics().total.messages_sent, 3u);
 }
 
 // A refusal that is in already when the request has gone out is taken as the answer on that
@@ -331,31 +331,27 @@ TEST(Pool, ARefusalInAtOnceIsTakenOnTheSameConnection) {
   PoolConfig config;
   config.retry_delay = 1ms;
   config.answer_timeout = 2s;  // what a refusal left unread would be waited for
-  Pool pool(config);
-  pool.add_http_server(0, "127.0.0.1");
-  pool.add_http_client("recorder", "127.0.0.1", recorder.port());
-  pool.send("recorder", std::string("first"));
-  for (int i = 0; i < 50; ++i) pool.send("recorder", "message " + std::to_string(i));
+  auto pool = pool_sending_to(recorder, config);
+  pool->send("recorder", std::string("first"));
+  for (int i = 0; i < 50; ++i) pool->send("recorder", "message " + std::to_string(i));
   EXPECT_EQ(recorder.bodies().size(), 101u);
   EXPECT_EQ(recorder.connections(), 1);
-  EXPECT_EQ(pool.statistics().total.messages_sent, 51u);
+  EXPECT_EQ(pool->statistics().total.messages_sent, 51u);
 }
 
 // A kept-alive connection that the server has closed meanwhile fails the next send's first
 // attempt, which goes out again at once on a new connection: delivered once.
 TEST(Pool, ASendOnAConnectionTheServerClosedGoesOutAgainOnANewOne) {
   RecordingServer recorder(/*late=*/{}, /*close_after=*/{0});
-  Pool pool;
-  pool.add_http_server(0, "127.0.0.1");
-  pool.add_http_client("recorder", "127.0.0.1", recorder.port());
-  pool.send("recorder", std::string("first"));
+  auto pool = pool_sending_to(recorder);
+  pool->send("recorder", std::string("first"));
   std::this_thread::sleep_for(50ms);  // the server's close has reached the client's socket
-  pool.send("recorder", std::string("second"));
+  pool->send("recorder", std::string("second"));
   const auto bodies = recorder.bodies();
   ASSERT_EQ(bodies.size(), 2u);
   EXPECT_TRUE(carries(bodies[1], "second"));
   EXPECT_EQ(recorder.connections(), 2);
-  EXPECT_EQ(pool.statistics().total.messages_sent, 2u);
+  EXPECT_EQ(pool->statistics().total.messages_sent, 2u);
 }
 
 TEST(Pool, FuturesAndCustomIds) {

@@ -165,8 +165,8 @@ class Pool(reference.Pool):
     def _answer_soon(self) -> None:
         """A message arrived and was handed over: its 200, which the engine holds, goes out at the
         end of this turn of the loop (after the callbacks its arrival scheduled, such as the
-        receiver's next step), or earlier with this party's next send. A reply sent in that turn then reaches the sender
-        with the 200, which wakes it once instead of twice."""
+        receiver's next step), or earlier with this party's next send. A reply sent in that turn
+        then reaches the sender with the 200, which wakes it once instead of twice."""
         if self._deferring_answers and not self._answers_due:
             self._answers_due = True
             self.loop.call_soon(self._answer)

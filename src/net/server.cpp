@@ -169,10 +169,6 @@ beast::ssl_stream<beast::tcp_stream>& bytes_of(beast::ssl_stream<beast::tcp_stre
   return stream;
 }
 
-// Answers owed to pipelined requests: when the next request is in already, the constant 200 of
-// one waits for those of the next, and they go out together, in order, in one write, before the
-// connection waits for more (unless answers are deferred: see serve()) or writes any other
-// answer.
 // Writes what the socket takes of `owed` now and erases it; true when nothing is owed any more or
 // the connection failed (`ec`).
 template <class Stream>
@@ -181,6 +177,10 @@ bool pay_now(Stream& stream, std::string& owed, beast::error_code& ec) {
   return ec || owed.empty();
 }
 
+// Answers owed to pipelined requests: when the next request is in already, the constant 200 of
+// one waits for those of the next, and they go out together, in order, in one write, before the
+// connection waits for more (unless answers are deferred: see serve()) or writes any other
+// answer.
 struct OwedAnswers {
   std::string bytes;
 
