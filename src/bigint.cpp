@@ -27,10 +27,12 @@ void BigInt::set_signed(std::int64_t v) {
   negative_ = v < 0;
   std::uint64_t m =
       negative_ ? std::uint64_t{0} - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
+  if (m != 0) magnitude_.reserve(sizeof m);
   for (; m != 0; m >>= 8) magnitude_.push_back(static_cast<std::byte>(m & 0xff));
 }
 
 void BigInt::set_unsigned(std::uint64_t v) {
+  if (v != 0) magnitude_.reserve(sizeof v);
   for (; v != 0; v >>= 8) magnitude_.push_back(static_cast<std::byte>(v & 0xff));
 }
 

@@ -134,11 +134,9 @@ MessageId MessageId::from_value(Value v) {
 std::string MessageId::to_string() const {
   if (value_.is_str()) return value_.as_str();
   // Counters fit in 64 bits: formatted without GMP. Larger ids are Python ints, formatted by it.
-  try {
-    return std::to_string(value_.as_int64());
-  } catch (const TypeMismatchError&) {
-    return value_.as_bigint().to_string();
-  }
+  if (const auto i = value_.to_int64()) return std::to_string(*i);
+  if (const auto u = value_.to_uint64()) return std::to_string(*u);
+  return value_.as_bigint().to_string();
 }
 
 MessageId MessageId::with_prefix(std::string_view prefix) const {

@@ -168,6 +168,19 @@ std::uint64_t Value::as_uint64() const {
   throw TypeMismatchError("integer " + to_string() + " does not fit in uint64_t");
 }
 
+std::optional<std::int64_t> Value::to_int64() const noexcept {
+  if (const auto* i = std::get_if<std::int64_t>(&storage_)) return *i;
+  return std::nullopt;  // by the storage invariant, no other integer fits
+}
+
+std::optional<std::uint64_t> Value::to_uint64() const noexcept {
+  if (const auto* i = std::get_if<std::int64_t>(&storage_); i && *i >= 0) {
+    return static_cast<std::uint64_t>(*i);
+  }
+  if (const auto* u = std::get_if<std::uint64_t>(&storage_)) return *u;
+  return std::nullopt;
+}
+
 BigInt Value::as_bigint() const {
   if (const auto* i = std::get_if<std::int64_t>(&storage_)) return BigInt(*i);
   if (const auto* u = std::get_if<std::uint64_t>(&storage_)) return BigInt(*u);

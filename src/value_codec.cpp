@@ -254,6 +254,9 @@ void encode_value(Writer& w, const Value& v) {
     case Kind::boolean:
       return w.write_bool(v.as_bool());
     case Kind::integer:
+      // As write_bigint writes them, without building a BigInt for the common small ones.
+      if (const auto u = v.to_uint64()) return w.write_uint(*u);
+      if (const auto i = v.to_int64()) return w.write_int(*i);
       return write_bigint(w, v.as_bigint());
     case Kind::float64:
       return w.write_float64(v.as_double());

@@ -16,6 +16,7 @@
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -190,6 +191,9 @@ class Value {
   /// Integers that fit; throws TypeMismatchError when not an int or too big (as the typed path).
   std::int64_t as_int64() const;
   std::uint64_t as_uint64() const;
+  /// The integer when it fits, without throwing: none for other kinds and larger integers.
+  std::optional<std::int64_t> to_int64() const noexcept;
+  std::optional<std::uint64_t> to_uint64() const noexcept;
   /// Any integer, exactly.
   BigInt as_bigint() const;
   /// A float; an int is converted like Python's float(int).
