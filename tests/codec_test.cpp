@@ -341,6 +341,10 @@ TEST(Envelope, PrefixesIdsLikeTheReference) {
   EXPECT_EQ(MessageId(7).with_prefix("session1-"), MessageId("session1-7"));
   EXPECT_EQ(MessageId("opY").with_prefix("session1-"), MessageId("session1-opY"));
   EXPECT_EQ(MessageId(7).to_string(), "7");
+  EXPECT_EQ(MessageId(-7).to_string(), "-7");
+  EXPECT_EQ(MessageId::from_value(Value(UINT64_MAX)).to_string(), "18446744073709551615");
+  EXPECT_EQ(MessageId::from_value(Value(BigInt::from_string("-18446744073709551617"))).to_string(),
+            "-18446744073709551617");
   EXPECT_THROW(MessageId::from_value(Value(1.5)), SerializationError);
 }
 

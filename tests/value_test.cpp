@@ -39,6 +39,21 @@ TEST(Value, IntegersHaveOneRepresentationPerNumber) {
   EXPECT_NE(Value(1), Value(1.0));
 }
 
+TEST(Value, IntegersThatFitAreGivenWithoutThrowing) {
+  EXPECT_EQ(Value(INT64_MIN).to_int64(), INT64_MIN);
+  EXPECT_EQ(Value(INT64_MAX).to_int64(), INT64_MAX);
+  EXPECT_EQ(Value(INT64_MAX).to_uint64(), std::uint64_t{INT64_MAX});
+  EXPECT_EQ(Value(UINT64_MAX).to_uint64(), UINT64_MAX);
+  EXPECT_EQ(Value(BigInt(7)).to_int64(), 7);  // however it was built
+  EXPECT_FALSE(Value(UINT64_MAX).to_int64());
+  EXPECT_FALSE(Value(-1).to_uint64());
+  EXPECT_FALSE(Value(BigInt::from_string("18446744073709551616")).to_uint64());
+  EXPECT_FALSE(Value(BigInt::from_string("-9223372036854775809")).to_int64());
+  EXPECT_FALSE(Value("1").to_int64());
+  EXPECT_FALSE(Value(1.0).to_uint64());
+  EXPECT_FALSE(Value(true).to_int64());
+}
+
 TEST(Value, AccessorsThrowNamingBothKinds) {
   Value s("text");
   try {
