@@ -35,33 +35,35 @@ constexpr const char* kThreadName = "mpc-comm-net";
 NetworkLoop::Turn::Held::Held(Turn& turn, Deadline until, const std::function<bool()>& done,
                               const std::function<void()>& nudge)
     : turn_(turn) {
+  // Free: taken without a lock, as nearly every time when one thread runs the network.
+  if (turn_.try_take()) {
+    held_ = true;
+    return;
+  }
+  if (nudge) nudge();
   std::unique_lock lock(turn_.mu_);
-  if (turn_.taken_ && nudge) {
-    lock.unlock();
-    nudge();
-    lock.lock();
+  // Counted before the turn is looked at again, so that a holder letting go sees this thread
+  // wait and wakes it (~Held).
+  turn_.wanted_.fetch_add(1);
+  auto taken_or_done = [&] {
+    held_ = turn_.try_take();
+    return held_ || (done && done());
+  };
+  if (until) {
+    turn_.freed_.wait_until(lock, *until, taken_or_done);
+  } else {
+    turn_.freed_.wait(lock, taken_or_done);
   }
-  auto is_free = [&] { return !turn_.taken_ || (done && done()); };
-  if (!is_free()) {
-    turn_.wanted_.fetch_add(1, std::memory_order_relaxed);
-    if (until) {
-      turn_.freed_.wait_until(lock, *until, is_free);
-    } else {
-      turn_.freed_.wait(lock, is_free);
-    }
-    turn_.wanted_.fetch_sub(1, std::memory_order_relaxed);
-  }
-  held_ = !turn_.taken_;
-  turn_.taken_ = true;
+  turn_.wanted_.fetch_sub(1);
 }
 
 NetworkLoop::Turn::Held::~Held() {
   if (!held_) return;
-  {
-    std::lock_guard lock(turn_.mu_);
-    turn_.taken_ = false;
-  }
-  // Every waiter looks: the one whose wait is done returns, one other takes the turn.
+  turn_.taken_.store(false);
+  if (turn_.wanted_.load() == 0) return;
+  // Every waiter looks: the one whose wait is done returns, one other takes the turn. The lock
+  // makes sure a waiter that counted itself is waiting by now, not about to.
+  { std::lock_guard lock(turn_.mu_); }
   turn_.freed_.notify_all();
 }
 

@@ -116,10 +116,18 @@ class NetworkLoop {
     bool wanted() const noexcept { return wanted_.load(std::memory_order_relaxed) > 0; }
 
    private:
+    bool try_take() noexcept {
+      bool free = false;
+      return taken_.compare_exchange_strong(free, true);
+    }
+
+    // Taking and letting go of a free turn touch only `taken_`; the lock and the condition are
+    // for threads that wait (counted in `wanted_`, sequentially consistent with `taken_`, so
+    // that a holder letting go either sees a waiter or the waiter sees the turn free).
+    std::atomic<bool> taken_{false};
+    std::atomic<int> wanted_{0};
     std::mutex mu_;
     std::condition_variable freed_;
-    bool taken_ = false;
-    std::atomic<int> wanted_{0};
   };
 
   void run_in_pool_thread();
