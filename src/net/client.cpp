@@ -1,7 +1,6 @@
 #include "net/client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -213,14 +212,12 @@ void Client::await_answer(Link& link, Pending pending, std::unique_ptr<Connectio
       Connection& c = *conn;
       c.tcp().socket().async_read_some(
           c.buffer.prepare(4096),
-          boost::asio::bind_allocator(
-              HandlerAllocator<void>(c.read_memory),
-              [this, &link, pending = std::move(pending), conn = std::move(conn)](
-                  const boost::system::error_code& ec, std::size_t got) mutable {
-                conn->buffer.commit(got);
-                if (ec) conn.reset();
-                await_answer(link, std::move(pending), std::move(conn));
-              }));
+          [this, &link, pending = std::move(pending), conn = std::move(conn)](
+              const boost::system::error_code& ec, std::size_t got) mutable {
+            conn->buffer.commit(got);
+            if (ec) conn.reset();
+            await_answer(link, std::move(pending), std::move(conn));
+          });
       return;
     }
     counted_in_flight = false;

@@ -18,7 +18,6 @@
 #include <string_view>
 
 #include "net/framing.hpp"
-#include "net/handler_memory.hpp"
 #include "net/stream_io.hpp"
 #include "net/watchdog.hpp"
 
@@ -128,7 +127,6 @@ struct Connection {
   std::optional<boost::beast::tcp_stream> plain;
   std::optional<TlsStream> secure;
   boost::beast::flat_buffer buffer;  // what was read past an answer
-  HandlerMemory read_memory;         // for Client::await_answer's read
   /// Bounds each step (connecting, writing, waiting for the answer) in place of the stream's
   /// timers; on expiry it closes the socket.
   Watchdog watchdog;

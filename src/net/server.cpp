@@ -1,7 +1,6 @@
 #include "net/server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -23,7 +22,6 @@
 #include <type_traits>
 #include <vector>
 
-#include "net/handler_memory.hpp"
 #include "net/quick_request.hpp"
 #include "net/requests.hpp"
 #include "net/server_state.hpp"
@@ -386,7 +384,6 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
   OwedAnswers owed;
   constexpr bool kPlain = std::is_same_v<std::remove_cvref_t<decltype(io)>, tcp::socket>;
   std::shared_ptr<DeferredAnswers> deferral;  // this connection's entry in s.deferred
-  HandlerMemory read_memory;                  // for the reads below
   for (;;) {
     watchdog.expires_after(s.config.idle_timeout);
     QuickRequest request;
@@ -414,9 +411,8 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
       // Reads what arrives next, up to the buffer's limit.
       const std::size_t room = std::min<std::size_t>(64 * 1024, buffer.max_size() - buffer.size());
       if (deferral) deferral->reading = deferred;
-      auto [read_ec, n] = co_await io.async_read_some(
-          buffer.prepare(room), asio::bind_allocator(HandlerAllocator<void>(read_memory),
-                                                     asio::as_tuple(asio::use_awaitable)));
+      auto [read_ec, n] =
+          co_await io.async_read_some(buffer.prepare(room), asio::as_tuple(asio::use_awaitable));
       if (deferral) deferral->reading = false;
       buffer.commit(n);
       if constexpr (kPlain) {
