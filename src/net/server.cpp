@@ -222,18 +222,53 @@ std::string_view view(const beast::flat_buffer& buffer) {
 
 enum class Next { request, close };
 
-// A request of the common form (see quick_request.hpp), its header in `buffer`: screened, its body
-// read, handled and answered.
+// A quick request's message, its body read and its room reserved (`arrival`), handed to the
+// mailbox: its answer is owed (the constant 200, which goes out with those of the requests
+// pipelined behind it) or returned.
+std::optional<Response> take_quick(State& s, const RequestHead& head,
+                                   const PeerRegistry::Sender& sender, std::string body,
+                                   Mailbox::Arrival& arrival, OwedAnswers& owed) {
+  auto res =
+      handle(s, head, sender, std::make_shared<const ReceivedBody>(std::move(body)), arrival);
+  if (!res) owed.bytes += received_bytes();
+  return res;
+}
+
+// Whether the 200 owed to the request just taken is settled without waiting: written now, or left
+// to go out with the answer of the request behind it (in already) or with the deferred answers
+// (see serve()). Also true when the connection failed (`ec`); false when the rest of it must be
+// written waiting (answer_quick).
+template <class Stream>
+bool answered_at_once(const State& s, Stream& stream, const beast::flat_buffer& buffer,
+                      OwedAnswers& owed, beast::error_code& ec) {
+  return buffer.size() != 0 || defers_answers(s, stream) || owed.pay_now(stream, ec);
+}
+
+// The answer to a quick request whose message was taken, when it cannot go out at once: the rest
+// of the owed 200s, or `res` after what is owed.
+template <class Stream>
+asio::awaitable<Next> answer_quick(State& s, Stream& stream, std::optional<Response> res,
+                                   Connections::Slot& slot, Watchdog& watchdog, OwedAnswers& owed) {
+  beast::error_code ec;
+  if (!res) {
+    ec = co_await owed.pay_rest(stream, watchdog, s.config.attempt_timeout);
+  } else {
+    if (!owed.bytes.empty()) ec = co_await owed.pay(stream, watchdog, s.config.attempt_timeout);
+    watchdog.expires_after(s.config.attempt_timeout);
+    if (!ec) ec = co_await write_answer(stream, *res, false);
+  }
+  slot.busy(false);
+  co_return ec || (res && !res->keep_alive()) ? Next::close : Next::request;
+}
+
+// A request of the common form (see quick_request.hpp), screened (`verdict`), its header consumed
+// from `buffer`: its body read, handled and answered. serve() takes the common case of it (all of
+// the body read with the header, room for it, the 200 written at once) without this coroutine.
 template <class Stream>
 asio::awaitable<Next> serve_quick(State& s, Stream& stream, beast::flat_buffer& buffer,
-                                  const QuickRequest& request, const std::string& remote_ip,
-                                  const std::string& certificate, Connections::Slot& slot,
-                                  Watchdog& watchdog, OwedAnswers& owed) {
-  RequestHead head;  // POST, HTTP/1.1, keep-alive
-  head.cookie = request.cookie;
-  const auto length = static_cast<std::size_t>(request.content_length);
-  auto verdict = screen(s, head, remote_ip, certificate, length);
-  buffer.consume(request.header_bytes);
+                                  const RequestHead& head, std::size_t length,
+                                  std::variant<PeerRegistry::Sender, Response> verdict,
+                                  Connections::Slot& slot, Watchdog& watchdog, OwedAnswers& owed) {
   if (auto* early = std::get_if<Response>(&verdict)) {
     beast::error_code ec;
     if (early->result() == http::status::service_unavailable && early->keep_alive()) {
@@ -271,23 +306,12 @@ asio::awaitable<Next> serve_quick(State& s, Stream& stream, beast::flat_buffer& 
       !co_await read_exactly(stream, rest, watchdog, s.config.attempt_timeout)) {
     co_return Next::close;
   }
-  auto res =
-      handle(s, head, sender, std::make_shared<const ReceivedBody>(std::move(body)), arrival);
-  beast::error_code ec;
-  if (!res) {
-    // When the next request is in already, this answer waits to go out with its answer (and, with
-    // answers deferred, until they are paid: see serve()).
-    owed.bytes += received_bytes();
-    if (buffer.size() == 0 && !defers_answers(s, stream) && !owed.pay_now(stream, ec)) {
-      ec = co_await owed.pay_rest(stream, watchdog, s.config.attempt_timeout);
-    }
-  } else {
-    if (!owed.bytes.empty()) ec = co_await owed.pay(stream, watchdog, s.config.attempt_timeout);
-    watchdog.expires_after(s.config.attempt_timeout);
-    if (!ec) ec = co_await write_answer(stream, *res, false);
+  auto res = take_quick(s, head, sender, std::move(body), arrival, owed);
+  if (beast::error_code ec; !res && answered_at_once(s, stream, buffer, owed, ec)) {
+    slot.busy(false);
+    co_return ec ? Next::close : Next::request;
   }
-  slot.busy(false);
-  co_return ec || (res && !res->keep_alive()) ? Next::close : Next::request;
+  co_return co_await answer_quick(s, stream, std::move(res), slot, watchdog, owed);
 }
 
 // A request of any other form, through Beast's parser (which reads the header from `buffer`
@@ -437,11 +461,45 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
         co_await owed.pay(io, watchdog, s.config.attempt_timeout)) {
       break;
     }
-    const Next next = scan == Scan::quick ? co_await serve_quick(s, io, buffer, request, remote_ip,
-                                                                 certificate, slot, watchdog, owed)
-                                          : co_await serve_general(s, io, buffer, remote_ip,
-                                                                   certificate, slot, watchdog);
-    if (next == Next::close) break;
+    if (scan != Scan::quick) {
+      if (co_await serve_general(s, io, buffer, remote_ip, certificate, slot, watchdog) ==
+          Next::close) {
+        break;
+      }
+      continue;
+    }
+    RequestHead head;  // POST, HTTP/1.1, keep-alive
+    head.cookie = request.cookie;
+    const auto length = static_cast<std::size_t>(request.content_length);
+    auto verdict = screen(s, head, remote_ip, certificate, length);
+    buffer.consume(request.header_bytes);
+    // The common case, without a coroutine of its own (a frame and a resumption per message): a
+    // known sender's message, all of it read with its header, with room for it, its 200 settled at
+    // once. Anything else goes to serve_quick (which finds the room taken again, or not).
+    if (const auto* sender = std::get_if<PeerRegistry::Sender>(&verdict);
+        sender && buffer.size() >= length) {
+      slot.identified();
+      slot.busy(true);
+      auto arrival = s.mailbox.arrive(sender->peer->name);
+      if (arrival.add(length)) {
+        std::string body(view(buffer).substr(0, length));
+        buffer.consume(length);
+        auto res = take_quick(s, head, *sender, std::move(body), arrival, owed);
+        if (!res && answered_at_once(s, io, buffer, owed, ec)) {
+          slot.busy(false);
+          if (ec) break;
+          continue;
+        }
+        if (co_await answer_quick(s, io, std::move(res), slot, watchdog, owed) == Next::close) {
+          break;
+        }
+        continue;
+      }
+    }
+    if (co_await serve_quick(s, io, buffer, head, length, std::move(verdict), slot, watchdog,
+                             owed) == Next::close) {
+      break;
+    }
   }
 }
 
