@@ -2,6 +2,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
@@ -216,6 +217,18 @@ bool defers_answers(const State& s, Stream&) {
   return std::is_same_v<Stream, tcp::socket> && s.defer_answers;
 }
 
+// A read of what `stream` holds, to co_await. On a plain socket it is awaited as an operation
+// (deferred) rather than through use_awaitable, whose initiation is a coroutine of its own: a
+// frame per read. (Beast's TLS stream does not take deferred operations.)
+template <class Stream>
+auto read_some(Stream& stream, asio::mutable_buffer into) {
+  if constexpr (std::is_same_v<Stream, tcp::socket>) {
+    return stream.async_read_some(into, asio::as_tuple(asio::deferred));
+  } else {
+    return stream.async_read_some(into, asio::as_tuple(asio::use_awaitable));
+  }
+}
+
 std::string_view view(const beast::flat_buffer& buffer) {
   return {static_cast<const char*>(buffer.data().data()), buffer.size()};
 }
@@ -223,8 +236,8 @@ std::string_view view(const beast::flat_buffer& buffer) {
 enum class Next { request, close };
 
 // A quick request's message, its body read and its room reserved (`arrival`), handed to the
-// mailbox: its answer is owed (the constant 200, which goes out with those of the requests
-// pipelined behind it) or returned.
+// mailbox: its answer is owed (the constant 200, added to `owed`: see answered_at_once) or
+// returned.
 std::optional<Response> take_quick(State& s, const RequestHead& head,
                                    const PeerRegistry::Sender& sender, std::string body,
                                    Mailbox::Arrival& arrival, OwedAnswers& owed) {
@@ -262,8 +275,9 @@ asio::awaitable<Next> answer_quick(State& s, Stream& stream, std::optional<Respo
 }
 
 // A request of the common form (see quick_request.hpp), screened (`verdict`), its header consumed
-// from `buffer`: its body read, handled and answered. serve() takes the common case of it (all of
-// the body read with the header, room for it, the 200 written at once) without this coroutine.
+// from `buffer`: its body read, handled and answered. serve() takes a known sender's message whose
+// body came whole with the header and that has room without this coroutine; what comes here is
+// an early answer, a body still to be read, or a message without room.
 template <class Stream>
 asio::awaitable<Next> serve_quick(State& s, Stream& stream, beast::flat_buffer& buffer,
                                   const RequestHead& head, std::size_t length,
@@ -435,8 +449,7 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
       // Reads what arrives next, up to the buffer's limit.
       const std::size_t room = std::min<std::size_t>(64 * 1024, buffer.max_size() - buffer.size());
       if (deferral) deferral->reading = deferred;
-      auto [read_ec, n] =
-          co_await io.async_read_some(buffer.prepare(room), asio::as_tuple(asio::use_awaitable));
+      auto [read_ec, n] = co_await read_some(io, buffer.prepare(room));
       if (deferral) deferral->reading = false;
       buffer.commit(n);
       if constexpr (kPlain) {
@@ -473,9 +486,10 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
     const auto length = static_cast<std::size_t>(request.content_length);
     auto verdict = screen(s, head, remote_ip, certificate, length);
     buffer.consume(request.header_bytes);
-    // The common case, without a coroutine of its own (a frame and a resumption per message): a
-    // known sender's message, all of it read with its header, with room for it, its 200 settled at
-    // once. Anything else goes to serve_quick (which finds the room taken again, or not).
+    // The common case, without serve_quick's coroutine (a frame and a resumption per message): a
+    // known sender's message, all of it read with its header, with room for it. An answer that
+    // cannot be settled at once goes out through answer_quick. Anything else goes to serve_quick
+    // (a failed Arrival::add changes nothing, so there it is simply tried again).
     if (const auto* sender = std::get_if<PeerRegistry::Sender>(&verdict);
         sender && buffer.size() >= length) {
       slot.identified();
