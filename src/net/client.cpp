@@ -44,6 +44,12 @@ Client::Client(asio::io_context& ioc, const PoolConfig& config, asio::ssl::conte
                PeerRegistry& peers)
     : ioc_(ioc), config_(config), tls_(tls), peers_(peers) {}
 
+Client::~Client() {
+  // Unlinked first, then let go: the last hold on a delivery may be its own.
+  unsettled_.clear_and_dispose(
+      [](Delivery* d) { const DeliveryPtr last = std::move(d->unsettled); });
+}
+
 tcp::endpoint Client::resolve(const std::string& name, const std::string& host,
                               std::uint16_t port) {
   tcp::resolver resolver(ioc_);
@@ -81,7 +87,8 @@ Client::DeliveryPtr Client::register_delivery(std::string_view peer, SendComplet
   link = it->second.get();
   delivery->peer = &link->peer;
   ++under_way_;
-  unsettled_.insert(delivery);
+  delivery->unsettled = delivery;
+  unsettled_.push_back(*delivery);
   return delivery;
 }
 
@@ -321,11 +328,13 @@ void Client::start(Link& link, Batch batch, std::unique_ptr<Connection> written_
 }
 
 void Client::settle(const DeliveryPtr& delivery, std::exception_ptr error) {
+  DeliveryPtr unlisted;  // the list's hold, let go after the lock
   {
     std::lock_guard lock(mu_);
     if (delivery->settled) return;
     delivery->settled = true;
-    unsettled_.erase(delivery);
+    unsettled_.erase(unsettled_.iterator_to(*delivery));
+    unlisted = std::move(delivery->unsettled);
   }
   delivery->done(error);
 }
@@ -526,10 +535,10 @@ void Client::stop_accepting() {
 }
 
 void Client::fail_unsettled() {
-  std::set<DeliveryPtr> unsettled;
+  std::vector<DeliveryPtr> unsettled;
   {
     std::lock_guard lock(mu_);
-    unsettled = unsettled_;
+    for (Delivery& d : unsettled_) unsettled.push_back(d.unsettled);
   }
   for (const auto& d : unsettled) {
     settle(d,

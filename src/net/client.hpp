@@ -12,6 +12,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/container/small_vector.hpp>
+#include <boost/intrusive/list.hpp>
 
 #include <atomic>
 #include <condition_variable>
@@ -22,7 +23,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +45,8 @@ class Client {
   /// `tls` (null for plain HTTP) and everything else must outlive the client.
   Client(boost::asio::io_context& ioc, const PoolConfig& config, boost::asio::ssl::context* tls,
          PeerRegistry& peers);
+  /// Lets go of the deliveries never settled (fail_unsettled() settles them at shutdown).
+  ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
@@ -79,12 +81,14 @@ class Client {
   void fail_unsettled();
 
  private:
-  struct Delivery {
+  // In unsettled_ (an intrusive list: no allocation per message) until settled.
+  struct Delivery : boost::intrusive::list_base_hook<> {
     const Peer* peer;
     SendCompletion done;
     int max_retries;
     std::chrono::milliseconds attempt_timeout;
-    bool settled = false;  // under mu_
+    bool settled = false;                 // under mu_
+    std::shared_ptr<Delivery> unsettled;  // unsettled_'s hold on it while it is listed; under mu_
   };
   using DeliveryPtr = std::shared_ptr<Delivery>;
   struct Pending {
@@ -147,7 +151,7 @@ class Client {
   mutable std::mutex mu_;
   std::condition_variable idle_;
   std::map<std::string, std::unique_ptr<Link>, std::less<>> links_;
-  std::set<DeliveryPtr> unsettled_;
+  boost::intrusive::list<Delivery> unsettled_;  // each held by its `unsettled` while listed
   std::size_t under_way_ = 0;  // deliveries whose coroutine (or read) has not ended
   bool stopping_ = false;
 };

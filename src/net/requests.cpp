@@ -4,6 +4,7 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
 
+#include <functional>
 #include <optional>
 #include <string_view>
 
@@ -132,7 +133,8 @@ std::optional<Response> handle(ServerState& s, const RequestHead& req,
     return std::nullopt;
   }
   auto count = [&] { s.peers.count_received(peer, size); };
-  switch (s.mailbox.offer(peer.name, *id, std::move(body), count, &arrival)) {
+  // By reference: a std::function holding the lambda itself (three references) would allocate.
+  switch (s.mailbox.offer(peer.name, *id, std::move(body), std::cref(count), &arrival)) {
     case Mailbox::Outcome::duplicate:
       return std::nullopt;  // a resend: stored once
     case Mailbox::Outcome::conflict:
