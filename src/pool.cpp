@@ -74,19 +74,23 @@ std::pair<std::future<void>, net::SendCompletion> future_send() {
 // The outcome of the send or receive of one blocking call, which its caller waits for. Cheaper
 // than a std::promise, whose every fulfilment makes a system call (a futex wake in pthread_once,
 // waiter or not): a caller that runs the network itself sees the flag set by a handler it ran,
-// and only a caller that sleeps meanwhile is woken through the condition variable.
+// and only a caller that sleeps meanwhile is woken through the condition variable. Its completion
+// holds only its address (see OwnedSettled); set() does all it does under the lock, and the
+// destructor takes the lock, so that a caller that saw done() may let it go at once.
 template <class T>
 class Settled {
  public:
+  Settled() = default;
+  Settled(const Settled&) = delete;
+  Settled& operator=(const Settled&) = delete;
+  ~Settled() { std::lock_guard lock(mu_); }  // set() is over, on whichever thread it ran
+
   void set(std::exception_ptr error, T value) {
-    {
-      std::lock_guard lock(mu_);
-      error_ = std::move(error);
-      value_ = std::move(value);
-      done_.store(true, std::memory_order_release);
-      if (sleepers_ == 0) return;
-    }
-    settled_.notify_all();
+    std::lock_guard lock(mu_);
+    error_ = std::move(error);
+    value_ = std::move(value);
+    done_.store(true, std::memory_order_release);
+    if (sleepers_ > 0) settled_.notify_all();
   }
   bool done() const noexcept { return done_.load(std::memory_order_acquire); }
   /// Sleeps until settled or `until` (none: no limit); true when settled.
@@ -125,6 +129,37 @@ bool wait_settled(net::NetworkLoop& loop, Settled<T>& result,
                   std::optional<std::chrono::steady_clock::time_point> deadline) {
   return loop.run_until([&] { return result.done(); }, deadline,
                         [&](auto until) { return result.wait_until(until); });
+}
+
+// A blocking call's Settled, which it owns while its completion holds only the address (a
+// std::function holds such a completion in place; one holding a shared_ptr allocates). The call
+// does not return before the result is settled or its completion withdrawn; should the network
+// throw under it (a handler that failed), let_go() leaves an unsettled result allocated for the
+// completion that may still come.
+template <class T>
+class OwnedSettled {
+ public:
+  Settled<T>& operator*() noexcept { return *settled_; }
+  Settled<T>* operator->() noexcept { return settled_.get(); }
+  Settled<T>* get() noexcept { return settled_.get(); }
+  void let_go() noexcept {
+    if (!settled_->done()) (void)settled_.release();
+  }
+
+ private:
+  std::unique_ptr<Settled<T>> settled_ = std::make_unique<Settled<T>>();
+};
+
+// wait_settled for an OwnedSettled, which an exception from the network lets go.
+template <class T>
+bool wait_owned(net::NetworkLoop& loop, OwnedSettled<T>& result,
+                std::optional<std::chrono::steady_clock::time_point> deadline) {
+  try {
+    return wait_settled(loop, *result, deadline);
+  } catch (...) {
+    result.let_go();
+    throw;
+  }
 }
 
 // The completion of a receive that fulfils a promise, and the promise's future.
@@ -291,13 +326,14 @@ Pool::Body Pool::receive(const std::string& peer, const std::optional<MessageId>
                          std::optional<std::chrono::milliseconds> timeout) {
   // The id is kept: a receive that times out withdraws its wait under it.
   MessageId wire_id = impl_->peers.next_receive_id(peer, id);
-  auto result = std::make_shared<Settled<Body>>();
-  impl_->mailbox.take_or_wait(peer, wire_id, [result](std::exception_ptr error, Body body) {
-    result->set(std::move(error), std::move(body));
-  });
+  OwnedSettled<Body> result;
+  impl_->mailbox.take_or_wait(peer, wire_id,
+                              [settled = result.get()](std::exception_ptr error, Body body) {
+                                settled->set(std::move(error), std::move(body));
+                              });
   Deadline deadline;
   if (timeout) deadline = std::chrono::steady_clock::now() + *timeout;
-  if (!wait_settled(impl_->loop, *result, deadline)) {
+  if (!wait_owned(impl_->loop, result, deadline)) {
     if (impl_->mailbox.withdraw(peer, wire_id)) {
       throw TimeoutError("no message from '" + peer + "' with id " + wire_id.to_string() +
                          " within " + std::to_string(timeout->count()) + " ms");
@@ -308,13 +344,22 @@ Pool::Body Pool::receive(const std::string& peer, const std::optional<MessageId>
 }
 
 void Pool::deliver(const std::string& peer, OutgoingMessage message) {
-  auto result = std::make_shared<Settled<bool>>();
-  SendCallback done = [result](std::exception_ptr error) { result->set(std::move(error), true); };
-  // In a conversation the message usually goes out, and its 200 comes in, right here.
-  if (!impl_->loop.try_in_turn([&] { return impl_->client.send_in_turn(peer, message, done); })) {
-    start_send(peer, std::move(message), std::move(done));
+  OwnedSettled<bool> result;
+  SendCallback done = [settled = result.get()](std::exception_ptr error) {
+    settled->set(std::move(error), true);
+  };
+  try {
+    // In a conversation the message usually goes out, and its 200 comes in, right here.
+    if (!impl_->loop.try_in_turn([&] { return impl_->client.send_in_turn(peer, message, done); })) {
+      start_send(peer, std::move(message), std::move(done));
+    }
+  } catch (const Error&) {
+    throw;  // an unknown peer, a pool shut down: refused before the completion was taken
+  } catch (...) {
+    result.let_go();  // no memory, say: the completion may have been taken
+    throw;
   }
-  if (!result->done()) wait_settled(impl_->loop, *result, std::nullopt);
+  if (!result->done()) wait_owned(impl_->loop, result, std::nullopt);
   result->take();
 }
 

@@ -124,7 +124,8 @@ class Client {
   /// A delivery to `peer` (its Link in `link`), counted under way until its coroutine (or the
   /// read of await_answer()) ends.
   /// Throws ConfigurationError for an unknown peer, and DeliveryError once stopping unless
-  /// `already_sent` (its request went out before: shutdown waits for it as for any other).
+  /// `already_sent` (its request went out before: shutdown waits for it as for any other); it
+  /// throws before `done` is kept anywhere, which Pool::deliver counts on.
   DeliveryPtr register_delivery(std::string_view peer, SendCompletion done,
                                 const SendOptions& options, Link*& link, bool already_sent = false);
   std::shared_ptr<const std::string> request_head(Link& link);
