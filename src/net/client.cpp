@@ -75,7 +75,6 @@ Client::DeliveryPtr Client::register_delivery(std::string_view peer, SendComplet
                                               const SendOptions& options, Link*& link,
                                               bool already_sent) {
   auto delivery = std::make_shared<Delivery>();
-  delivery->done = std::move(done);
   delivery->max_retries = options.max_retries.value_or(config_.max_retries);
   delivery->attempt_timeout = options.attempt_timeout.value_or(config_.attempt_timeout);
   std::lock_guard lock(mu_);
@@ -84,6 +83,7 @@ Client::DeliveryPtr Client::register_delivery(std::string_view peer, SendComplet
   }
   auto it = links_.find(peer);
   if (it == links_.end()) throw unknown_peer(peer);
+  delivery->done = std::move(done);  // only once nothing is refused (see the header)
   link = it->second.get();
   delivery->peer = &link->peer;
   ++under_way_;
