@@ -153,21 +153,6 @@ bool Value::as_bool() const {
   return get<bool>(Kind::boolean);
 }
 
-std::int64_t Value::as_int64() const {
-  if (const auto* i = std::get_if<std::int64_t>(&storage_)) return *i;
-  if (!is_int()) mismatch(Kind::integer, kind());
-  throw TypeMismatchError("integer " + to_string() + " does not fit in int64_t");
-}
-
-std::uint64_t Value::as_uint64() const {
-  if (const auto* i = std::get_if<std::int64_t>(&storage_); i && *i >= 0) {
-    return static_cast<std::uint64_t>(*i);
-  }
-  if (const auto* u = std::get_if<std::uint64_t>(&storage_)) return *u;
-  if (!is_int()) mismatch(Kind::integer, kind());
-  throw TypeMismatchError("integer " + to_string() + " does not fit in uint64_t");
-}
-
 std::optional<std::int64_t> Value::to_int64() const noexcept {
   if (const auto* i = std::get_if<std::int64_t>(&storage_)) return *i;
   return std::nullopt;  // by the storage invariant, no other integer fits
@@ -179,6 +164,18 @@ std::optional<std::uint64_t> Value::to_uint64() const noexcept {
   }
   if (const auto* u = std::get_if<std::uint64_t>(&storage_)) return *u;
   return std::nullopt;
+}
+
+std::int64_t Value::as_int64() const {
+  if (const auto i = to_int64()) return *i;
+  if (!is_int()) mismatch(Kind::integer, kind());
+  throw TypeMismatchError("integer " + to_string() + " does not fit in int64_t");
+}
+
+std::uint64_t Value::as_uint64() const {
+  if (const auto u = to_uint64()) return *u;
+  if (!is_int()) mismatch(Kind::integer, kind());
+  throw TypeMismatchError("integer " + to_string() + " does not fit in uint64_t");
 }
 
 BigInt Value::as_bigint() const {
