@@ -59,18 +59,6 @@ net::Mailbox::Limits mailbox_limits(const PoolConfig& c) {
 }
 
 // The completion of a send that fulfils a promise, and the promise's future.
-std::pair<std::future<void>, net::SendCompletion> future_send() {
-  auto sent = std::make_shared<std::promise<void>>();
-  auto future = sent->get_future();
-  return {std::move(future), [sent](std::exception_ptr error) {
-            if (error) {
-              sent->set_exception(error);
-            } else {
-              sent->set_value();
-            }
-          }};
-}
-
 // The outcome of the send or receive of one blocking call, which its caller waits for. Cheaper
 // than a std::promise, whose every fulfilment makes a system call (a futex wake in pthread_once,
 // waiter or not): a caller that runs the network itself sees the flag set by a handler it ran,
@@ -266,9 +254,10 @@ MessageId Pool::next_send_id(const std::string& peer, const std::optional<Messag
 }
 
 std::future<void> Pool::start_send(const std::string& peer, OutgoingMessage message) {
-  auto [result, done] = future_send();
-  start_send(peer, std::move(message), std::move(done));
-  return std::move(result);
+  std::promise<void> sent;
+  std::future<void> result = sent.get_future();
+  impl_->client.send(peer, std::move(message), std::move(sent));
+  return result;
 }
 
 void Pool::start_send(const std::string& peer, OutgoingMessage message, SendCallback done,

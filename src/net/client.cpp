@@ -71,7 +71,7 @@ void Client::add_peer(const Peer& peer, tcp::endpoint endpoint) {
   links_.emplace(peer.name, std::move(link));
 }
 
-Client::DeliveryPtr Client::register_delivery(std::string_view peer, SendCompletion done,
+Client::DeliveryPtr Client::register_delivery(std::string_view peer, SendEnding done,
                                               const SendOptions& options, Link*& link,
                                               bool already_sent) {
   auto delivery = std::make_shared<Delivery>();
@@ -92,7 +92,7 @@ Client::DeliveryPtr Client::register_delivery(std::string_view peer, SendComplet
   return delivery;
 }
 
-void Client::send(std::string_view peer, OutgoingMessage message, SendCompletion done,
+void Client::send(std::string_view peer, OutgoingMessage message, SendEnding done,
                   SendOptions options) {
   Link* link = nullptr;
   DeliveryPtr delivery = register_delivery(peer, std::move(done), options, link);
@@ -124,6 +124,38 @@ void append_request(Buffers& request, const std::string& head, std::array<char, 
   request.push_back(asio::buffer(m.head->data(), m.head->size()));
   if (!m.borrowed.empty()) request.push_back(asio::buffer(m.borrowed.data(), m.borrowed.size()));
   if (m.tail) request.push_back(asio::buffer(m.tail->data(), m.tail->size()));
+}
+
+// Pieces this small are copied together for a batch's write; larger ones are written from where
+// they are.
+constexpr std::size_t kCopiedPieceBytes = 4096;
+
+// `request` with its runs of small pieces copied, in order, into `joined`: the requests of a batch
+// go out in one write of a few buffers, where a socket write takes at most 64 buffers (Asio's
+// limit) and a batch of small messages has five each.
+template <class Buffers>
+void join_small_pieces(Buffers& request, std::string& joined) {
+  std::size_t small = 0;
+  for (const auto& b : request) {
+    if (b.size() < kCopiedPieceBytes) small += b.size();
+  }
+  joined.clear();
+  joined.reserve(small);  // no reallocation below: the buffers point into it
+  Buffers out;
+  std::size_t run_from = 0;  // where the current run of small pieces begins in `joined`
+  for (const auto& b : request) {
+    if (b.size() < kCopiedPieceBytes) {
+      joined.append(static_cast<const char*>(b.data()), b.size());
+      continue;
+    }
+    if (joined.size() > run_from)
+      out.push_back(asio::buffer(joined.data() + run_from, joined.size() - run_from));
+    run_from = joined.size();
+    out.push_back(b);
+  }
+  if (joined.size() > run_from)
+    out.push_back(asio::buffer(joined.data() + run_from, joined.size() - run_from));
+  request = std::move(out);
 }
 }  // namespace
 
@@ -261,8 +293,10 @@ void Client::await_answer(Link& link, Pending pending, std::unique_ptr<Connectio
 // awaits gets in. Large ones (a batch of kBatchBytes or more) have connections of their own, up
 // to max_connections_per_peer. Runs on the network thread.
 void Client::launch(Link& link, OutgoingMessage message, DeliveryPtr delivery) {
+  // Not alone when more sends to the peer are posted behind it: they go out with it.
   if (link.queued.empty() && link.small_in_flight == 0 &&
-      link.in_flight < config_.max_connections_per_peer) {
+      link.in_flight < config_.max_connections_per_peer &&
+      link.posted.load(std::memory_order_relaxed) == 0) {
     Batch batch;
     batch.push_back(Pending{std::move(message), std::move(delivery)});
     start(link, std::move(batch));
@@ -285,6 +319,7 @@ void Client::start_queued(Link& link) {
   while (!link.queued.empty() && link.small_in_flight == 0 &&
          link.in_flight < config_.max_connections_per_peer) {
     Batch batch;
+    batch.reserve(std::min(link.queued.size(), kBatchMessages));
     const Delivery& first = *link.queued.front().delivery;
     std::size_t bytes = 0;
     do {
@@ -336,7 +371,13 @@ void Client::settle(const DeliveryPtr& delivery, std::exception_ptr error) {
     unsettled_.erase(unsettled_.iterator_to(*delivery));
     unlisted = std::move(delivery->unsettled);
   }
-  delivery->done(error);
+  if (auto* callback = std::get_if<SendCompletion>(&delivery->done)) {
+    (*callback)(error);
+  } else if (auto& promise = std::get<std::promise<void>>(delivery->done); error) {
+    promise.set_exception(error);
+  } else {
+    promise.set_value();
+  }
 }
 
 bool Client::stopping() const {
@@ -354,6 +395,7 @@ asio::awaitable<void> Client::deliver(Link& link, Batch batch,
   // Sized for the common batch of one message.
   boost::container::small_vector<std::array<char, 24>, 1> length_lines;
   boost::container::small_vector<asio::const_buffer, 5> request;
+  std::string joined;  // the small pieces of a batch's requests (join_small_pieces)
   // What is left to deliver (the batch without the messages settled), as requests.
   auto write_out = [&] {
     batch.erase(
@@ -361,9 +403,11 @@ asio::awaitable<void> Client::deliver(Link& link, Batch batch,
         batch.end());
     length_lines.resize(batch.size());
     request.clear();
+    request.reserve(5 * batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) {
       append_request(request, *head, length_lines[i], batch[i].message);
     }
+    if (batch.size() > 1) join_small_pieces(request, joined);
   };
   auto settle_rest = [&](const std::exception_ptr& error) {
     for (auto& p : batch) {

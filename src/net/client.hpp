@@ -20,11 +20,13 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "net/connection.hpp"
@@ -39,6 +41,9 @@ namespace tno::mpc::communication::net {
 /// How a send ends: called exactly once, with null (the peer answered 200) or with a
 /// DeliveryError.
 using SendCompletion = std::function<void(std::exception_ptr)>;
+/// A send's completion, or the promise behind the future of an asynchronous send (fulfilled with
+/// the same outcome; kept in the delivery itself, without a callback to allocate).
+using SendEnding = std::variant<SendCompletion, std::promise<void>>;
 
 class Client {
  public:
@@ -62,7 +67,7 @@ class Client {
   /// Starts delivering `message` to `peer`; `done` runs on the thread that runs the network, or
   /// on the thread that calls fail_unsettled. Throws ConfigurationError for an unknown peer and
   /// DeliveryError once the client is stopped (`done` does not run then).
-  void send(std::string_view peer, OutgoingMessage message, SendCompletion done,
+  void send(std::string_view peer, OutgoingMessage message, SendEnding done,
             SendOptions options = {});
   /// Delivers `message` from the calling thread, which holds the network's turn, when that takes
   /// no waiting (see client.cpp): true once `done` has run, or a delivery that runs it is under
@@ -84,7 +89,7 @@ class Client {
   // In unsettled_ (an intrusive list: no allocation per message) until settled.
   struct Delivery : boost::intrusive::list_base_hook<> {
     const Peer* peer;
-    SendCompletion done;
+    SendEnding done;
     int max_retries;
     std::chrono::milliseconds attempt_timeout;
     bool settled = false;                 // under mu_
@@ -126,8 +131,8 @@ class Client {
   /// Throws ConfigurationError for an unknown peer, and DeliveryError once stopping unless
   /// `already_sent` (its request went out before: shutdown waits for it as for any other); it
   /// throws before `done` is kept anywhere, which Pool::deliver counts on.
-  DeliveryPtr register_delivery(std::string_view peer, SendCompletion done,
-                                const SendOptions& options, Link*& link, bool already_sent = false);
+  DeliveryPtr register_delivery(std::string_view peer, SendEnding done, const SendOptions& options,
+                                Link*& link, bool already_sent = false);
   std::shared_ptr<const std::string> request_head(Link& link);
   void launch(Link& link, OutgoingMessage message, DeliveryPtr delivery);
   void start_queued(Link& link);
