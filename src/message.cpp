@@ -103,17 +103,22 @@ void pack_encoded_message(ByteBuffer& out, std::span<const std::byte> payload, c
 OutgoingMessage message_around_bytes(std::span<const std::byte> bytes,
                                      std::shared_ptr<const void> owner, const MessageId& id,
                                      WireFormat format) {
+  // The bytes before and after the payload, allocated together with the handles to them.
+  struct Envelope {
+    ByteBuffer head;
+    ByteBuffer tail;
+  };
   const std::uint32_t n = bin_size(bytes.size());
-  ByteBuffer bin_header;
-  Writer(bin_header).write_bin_header(n);
-  auto head = std::make_shared<ByteBuffer>();
-  Writer head_writer(*head);
+  auto envelope = std::make_shared<Envelope>();
+  Writer head_writer(envelope->head);
   detail::OpenEnvelope open =
-      detail::open_envelope(head_writer, format, bin_header.size() + std::size_t{n});
-  head_writer.write_raw(bin_header.view());
-  auto tail = std::make_shared<ByteBuffer>();
-  Writer tail_writer(*tail);
+      detail::open_envelope(head_writer, format, Writer::bin_header_size(n) + std::size_t{n});
+  head_writer.write_bin_header(n);
+  Writer tail_writer(envelope->tail);
   detail::close_envelope(tail_writer, open, id);
+  const ByteBuffer* const tail_bytes = &envelope->tail;
+  std::shared_ptr<const ByteBuffer> head(envelope, &envelope->head);
+  std::shared_ptr<const ByteBuffer> tail(std::move(envelope), tail_bytes);
   return OutgoingMessage{std::move(head), bytes, std::move(tail), std::move(owner)};
 }
 

@@ -67,6 +67,9 @@ void Writer::end_bin(std::size_t mark) {
   mp_encode_binl(header, size);
   out_.shrink_by(reserved - header_size);
 }
+std::size_t Writer::bin_header_size(std::uint32_t size) noexcept {
+  return mp_sizeof_binl(size);
+}
 void Writer::write_bin_header(std::uint32_t size) {
   mp_encode_binl(grow(out_, mp_sizeof_binl(size)), size);
 }

@@ -69,6 +69,8 @@ class Writer {
   std::byte* write_bin_in_place(std::uint32_t size);
   /// Only the header of a bin of `size` bytes, for writers whose bytes go out separately.
   void write_bin_header(std::uint32_t size);
+  /// How many bytes write_bin_header(size) writes.
+  static std::size_t bin_header_size(std::uint32_t size) noexcept;
   /// A bin whose bytes are encoded in place after it (a packed payload): begin_bin reserves room
   /// for the largest header and returns a mark; end_bin writes the smallest header for what was
   /// written since, moving it back when that is under 64 KiB.
