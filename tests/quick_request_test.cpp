@@ -149,5 +149,54 @@ TEST(QuickRequest, AcceptedMutantsAreReadAlikeByTheParser) {
   EXPECT_GT(quick, 1000);  // the test exercised acceptance, not only refusal
 }
 
+// A header of the common form with Content-Length `length` (as written, digits or not).
+std::string with_length(const std::string& header, const std::string& length) {
+  const std::string field = "Content-Length: ";
+  const std::size_t at = header.find(field) + field.size();
+  return header.substr(0, at) + length + header.substr(header.find('\r', at));
+}
+
+// The scanner of one connection says what scan_request says of every request, whether it
+// recognises a header as the last one with another length or scans it: random sequences of the
+// clients' headers with lengths of every size, their edits and their prefixes.
+TEST(QuickRequest, AConnectionsScannerAgreesWithTheScan) {
+  std::mt19937 random(20261202);
+  const std::string cookie_after =
+      "POST / HTTP/1.1\r\nContent-Length: 5\r\nHost: a\r\nCookie: server_port=1\r\n\r\n";
+  const std::vector<std::string> headers = {kAiohttp, kOurs, cookie_after};
+  const std::string alphabet = std::string("\r\n :\t\x00\x7f", 7) + "a09;=";
+  RequestScanner scanner;
+  int remembered = 0;
+  for (int i = 0; i < 30000; ++i) {
+    std::string length = std::to_string(random() % 1000);
+    if (random() % 8 == 0) length = std::string(1 + random() % 20, '9');  // over the limits too
+    std::string bytes = with_length(headers[(i / 50) % headers.size()], length);
+    switch (random() % 6) {
+      case 0:  // an edit
+        bytes[random() % bytes.size()] = alphabet[random() % alphabet.size()];
+        break;
+      case 1:  // a prefix
+        bytes.resize(random() % bytes.size());
+        break;
+      default:
+        break;
+    }
+    bytes += "body bytes";
+    QuickRequest expected;
+    QuickRequest got;
+    const Scan scan = scan_request(bytes, kMaxHeader, kMaxBody, expected);
+    ASSERT_EQ(scanner.scan(bytes, kMaxHeader, kMaxBody, got), scan)
+        << testing::PrintToString(bytes);
+    if (scan != Scan::quick) continue;
+    ++remembered;
+    EXPECT_EQ(got.header_bytes, expected.header_bytes);
+    EXPECT_EQ(got.content_length, expected.content_length);
+    EXPECT_EQ(got.cookie, expected.cookie);
+    EXPECT_EQ(got.cookie.data(), expected.cookie.data());  // a view of these bytes
+    if (testing::Test::HasFailure()) break;
+  }
+  EXPECT_GT(remembered, 10000);
+}
+
 }  // namespace
 }  // namespace tno::mpc::communication::net

@@ -118,6 +118,8 @@ Scan scan_request(std::string_view bytes, std::size_t max_header_bytes,
         if (equals_lower(name, "content-length")) {
           if (have_length || !parse_length(value, out.content_length)) return Scan::general;
           have_length = true;
+          out.length_at = static_cast<std::size_t>(value_begin - begin);
+          out.length_digits = value.size();
         }
         break;
       case 17:
@@ -129,6 +131,48 @@ Scan scan_request(std::string_view bytes, std::size_t max_header_bytes,
   }
   if (!have_length || out.content_length > max_body_bytes) return Scan::general;
   return Scan::quick;
+}
+
+Scan RequestScanner::scan(std::string_view bytes, std::size_t max_header_bytes,
+                          std::uint64_t max_body_bytes, QuickRequest& out) {
+  if (matches(bytes, max_header_bytes, max_body_bytes, out)) return Scan::quick;
+  const Scan scan = scan_request(bytes, max_header_bytes, max_body_bytes, out);
+  if (scan == Scan::quick) remember(bytes, out);
+  return scan;
+}
+
+bool RequestScanner::matches(std::string_view bytes, std::size_t max_header_bytes,
+                             std::uint64_t max_body_bytes, QuickRequest& out) const {
+  if (before_.empty() || !bytes.starts_with(before_)) return false;
+  std::size_t p = before_.size();
+  const std::size_t digits_at = p;
+  while (p < bytes.size() && p - digits_at <= 18 && bytes[p] >= '0' && bytes[p] <= '9') ++p;
+  std::uint64_t length = 0;
+  if (!parse_length(bytes.substr(digits_at, p - digits_at), length) ||
+      !bytes.substr(p).starts_with(after_)) {
+    return false;
+  }
+  const std::size_t header_bytes = p + after_.size();
+  if (header_bytes > max_header_bytes || length > max_body_bytes) return false;
+  out = QuickRequest{};
+  out.header_bytes = header_bytes;
+  out.content_length = length;
+  out.length_at = digits_at;
+  out.length_digits = p - digits_at;
+  if (cookie_size_ > 0) {
+    out.cookie = bytes.substr((cookie_after_ ? p : 0) + cookie_at_, cookie_size_);
+  }
+  return true;
+}
+
+void RequestScanner::remember(std::string_view bytes, const QuickRequest& request) {
+  const std::size_t digits_end = request.length_at + request.length_digits;
+  before_.assign(bytes.substr(0, request.length_at));
+  after_.assign(bytes.substr(digits_end, request.header_bytes - digits_end));
+  cookie_size_ = request.cookie.size();
+  const auto cookie_at = static_cast<std::size_t>(request.cookie.data() - bytes.data());
+  cookie_after_ = cookie_size_ > 0 && cookie_at >= digits_end;
+  cookie_at_ = cookie_after_ ? cookie_at - digits_end : cookie_at;
 }
 
 }  // namespace tno::mpc::communication::net

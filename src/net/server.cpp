@@ -422,12 +422,13 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
   OwedAnswers owed;
   constexpr bool kPlain = std::is_same_v<std::remove_cvref_t<decltype(io)>, tcp::socket>;
   std::shared_ptr<DeferredAnswers> deferral;  // this connection's entry in s.deferred
+  RequestScanner scanner;
   for (;;) {
     watchdog.expires_after(s.config.idle_timeout);
     QuickRequest request;
     Scan scan;
     beast::error_code ec;
-    while ((scan = scan_request(view(buffer), s.config.max_header_bytes, quick_body_limit,
+    while ((scan = scanner.scan(view(buffer), s.config.max_header_bytes, quick_body_limit,
                                 request)) == Scan::need_more) {
       bool deferred = false;
       if constexpr (kPlain) {
