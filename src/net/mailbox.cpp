@@ -9,11 +9,14 @@ namespace tno::mpc::communication::net {
 Mailbox::Mailbox(Limits limits) : limits_(limits) {}
 
 Mailbox::Key Mailbox::key_of(const std::string& peer, const MessageId& id) {
-  return Key{peer, id.is_str(), id.to_string()};
+  Key key{peer, id.is_str(), id.to_string()};
+  const std::hash<std::string> hash;
+  key.hash = (hash(key.peer) * 31 + key.is_str) ^ hash(key.id);
+  return key;
 }
 
 bool Mailbox::awaits_message_from(std::string_view peer) const {
-  auto it = waiting_.lower_bound(Key{std::string(peer), false, ""});
+  auto it = waiting_.lower_bound(Key{std::string(peer), false, "", 0});
   return it != waiting_.end() && it->first.peer == peer;
 }
 

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "tno/mpc/communication/buffer.hpp"
 #include "tno/mpc/communication/message.hpp"
@@ -124,12 +125,16 @@ class Mailbox {
 
  private:
   // Ints and strs are different ids (5 != "5"); ordered by peer first, so that the waits for one
-  // peer are one range.
+  // peer are one range. Its hash is computed once, by key_of(), as the table asks for it often.
   struct Key {
     std::string peer;
     bool is_str = false;
     std::string id;
+    std::size_t hash = 0;  // of the others
     auto operator<=>(const Key&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& key) const noexcept { return key.hash; }
   };
   struct Waiting {
     MessageId id;
@@ -148,7 +153,7 @@ class Mailbox {
 
   const Limits limits_;
   mutable std::mutex mu_;
-  std::map<Key, Body> stored_;
+  std::unordered_map<Key, Body, KeyHash> stored_;  // found by key only: hashed
   std::map<Key, Waiting> waiting_;
   std::map<std::string, Held, std::less<>> held_;
   Held total_;
