@@ -163,7 +163,9 @@ TEST(QuickRequest, AConnectionsScannerAgreesWithTheScan) {
   std::mt19937 random(20261202);
   const std::string cookie_after =
       "POST / HTTP/1.1\r\nContent-Length: 5\r\nHost: a\r\nCookie: server_port=1\r\n\r\n";
-  const std::vector<std::string> headers = {kAiohttp, kOurs, cookie_after};
+  const std::string empty_cookie =
+      "POST / HTTP/1.1\r\nCookie:\r\nContent-Length: 5\r\nHost: a\r\n\r\n";
+  const std::vector<std::string> headers = {kAiohttp, kOurs, cookie_after, empty_cookie};
   const std::string alphabet = std::string("\r\n :\t\x00\x7f", 7) + "a09;=";
   RequestScanner scanner;
   int remembered = 0;

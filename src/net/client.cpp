@@ -97,10 +97,15 @@ void Client::send(std::string_view peer, OutgoingMessage message, SendEnding don
   Link* link = nullptr;
   DeliveryPtr delivery = register_delivery(peer, std::move(done), options, link);
   link->posted.fetch_add(1, std::memory_order_relaxed);
-  asio::post(ioc_, [this, link, message = std::move(message), delivery]() mutable {
+  try {
+    asio::post(ioc_, [this, link, message = std::move(message), delivery]() mutable {
+      link->posted.fetch_sub(1, std::memory_order_relaxed);
+      launch(*link, std::move(message), std::move(delivery));
+    });
+  } catch (...) {  // no memory for the handler: no send is posted, and launch() must know it
     link->posted.fetch_sub(1, std::memory_order_relaxed);
-    launch(*link, std::move(message), std::move(delivery));
-  });
+    throw;
+  }
 }
 
 namespace {

@@ -159,9 +159,7 @@ bool RequestScanner::matches(std::string_view bytes, std::size_t max_header_byte
   out.content_length = length;
   out.length_at = digits_at;
   out.length_digits = p - digits_at;
-  if (cookie_size_ > 0) {
-    out.cookie = bytes.substr((cookie_after_ ? p : 0) + cookie_at_, cookie_size_);
-  }
+  if (has_cookie_) out.cookie = bytes.substr((cookie_after_ ? p : 0) + cookie_at_, cookie_size_);
   return true;
 }
 
@@ -169,9 +167,11 @@ void RequestScanner::remember(std::string_view bytes, const QuickRequest& reques
   const std::size_t digits_end = request.length_at + request.length_digits;
   before_.assign(bytes.substr(0, request.length_at));
   after_.assign(bytes.substr(digits_end, request.header_bytes - digits_end));
+  has_cookie_ = request.cookie.data() != nullptr;  // a view into `bytes`, maybe of nothing
   cookie_size_ = request.cookie.size();
-  const auto cookie_at = static_cast<std::size_t>(request.cookie.data() - bytes.data());
-  cookie_after_ = cookie_size_ > 0 && cookie_at >= digits_end;
+  const std::size_t cookie_at =
+      has_cookie_ ? static_cast<std::size_t>(request.cookie.data() - bytes.data()) : 0;
+  cookie_after_ = has_cookie_ && cookie_at >= digits_end;
   cookie_at_ = cookie_after_ ? cookie_at - digits_end : cookie_at;
 }
 

@@ -50,7 +50,9 @@ class RequestScanner {
 
   std::string before_;  // the header up to the Content-Length digits (empty: nothing remembered)
   std::string after_;   // from the byte after those digits through the blank line
-  // Where the Cookie value is: in before_ (at cookie_at_) or, if cookie_after_, in after_.
+  // Where the Cookie value is, if there is one: in before_ (at cookie_at_) or, if cookie_after_,
+  // in after_.
+  bool has_cookie_ = false;
   bool cookie_after_ = false;
   std::size_t cookie_at_ = 0;
   std::size_t cookie_size_ = 0;
