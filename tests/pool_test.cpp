@@ -161,6 +161,12 @@ class RecordingServer {
     return bodies_;
   }
   int connections() const { return connections_; }
+  /// Per request: whether more bytes had come on its connection by the time it was answered
+  /// (requests pipelined behind it).
+  std::vector<bool> followed() const {
+    std::lock_guard lock(mu_);
+    return followed_;
+  }
 
  private:
   void accept() {
@@ -192,6 +198,10 @@ class RecordingServer {
           }
           in.erase(0, head_end + 4 + length);
           if (late_.count(index)) std::this_thread::sleep_for(100ms);
+          {
+            std::lock_guard lock(mu_);
+            followed_.push_back(!in.empty() || socket.available(ec) > 0);
+          }
           const std::string_view answer =
               refused_.count(index)
                   ? "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 7\r\n\r\nno room"
@@ -224,6 +234,7 @@ class RecordingServer {
   boost::asio::ip::tcp::acceptor acceptor_{ioc_, {boost::asio::ip::make_address("127.0.0.1"), 0}};
   mutable std::mutex mu_;
   std::vector<std::string> bodies_;
+  std::vector<bool> followed_;
   std::vector<std::thread> connection_threads_;
   std::atomic<int> connections_{0};
   std::atomic<bool> stopping_{false};
@@ -352,6 +363,29 @@ TEST(Pool, ASendOnAConnectionTheServerClosedGoesOutAgainOnANewOne) {
   EXPECT_TRUE(carries(bodies[1], "second"));
   EXPECT_EQ(recorder.connections(), 2);
   EXPECT_EQ(pool->statistics().total.messages_sent, 2u);
+}
+
+// Messages sent while a batch awaits its answers follow it on its connection at once (pipelined)
+// and their answers are read after its own; when the server closes that connection before
+// answering them, they go out again, in order, on a new one, and the answered ones do not.
+TEST(Pool, MessagesPipelinedBehindABatchAreSentAgainWhenItsConnectionCloses) {
+  RecordingServer recorder(/*late=*/{0}, /*close_after=*/{5});
+  PoolConfig config;
+  config.retry_delay = 20ms;
+  auto pool = pool_sending_to(recorder, config);
+  std::vector<std::future<void>> sends;
+  sends.push_back(pool->asend("recorder", std::string("m0")));
+  std::this_thread::sleep_for(20ms);  // m0 is out, its answer 100 ms away
+  for (int i = 1; i < 40; ++i) sends.push_back(pool->asend("recorder", "m" + std::to_string(i)));
+  for (auto& f : sends) f.get();
+  const auto bodies = recorder.bodies();
+  ASSERT_EQ(bodies.size(), 40u);  // 1-5 answered on the first connection, 6-39 sent again
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    EXPECT_TRUE(carries(bodies[i], "m" + std::to_string(i))) << i;
+  }
+  EXPECT_TRUE(recorder.followed().at(0));  // m1... came before m0's answer
+  EXPECT_EQ(recorder.connections(), 2);
+  EXPECT_EQ(pool->statistics().total.messages_sent, 40u);
 }
 
 TEST(Pool, FuturesAndCustomIds) {

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -110,7 +111,7 @@ void Client::send(std::string_view peer, OutgoingMessage message, SendEnding don
 
 namespace {
 // A batch holds at most this many messages and bytes (and one message at least).
-constexpr std::size_t kBatchMessages = 64;
+constexpr std::size_t kBatchMessages = 16;
 constexpr std::size_t kBatchBytes = 256 * 1024;
 // After this many sends in a row whose answer was not in at once, send_in_turn() looks for it only
 // every kAnswerProbeInterval sends.
@@ -130,6 +131,12 @@ void append_request(Buffers& request, const std::string& head, std::array<char, 
   if (!m.borrowed.empty()) request.push_back(asio::buffer(m.borrowed.data(), m.borrowed.size()));
   if (m.tail) request.push_back(asio::buffer(m.tail->data(), m.tail->size()));
 }
+
+// The open batch of small messages (see append_queued) takes messages while fewer than this many
+// are unanswered, up to this many in all, in appends of up to this many bytes.
+constexpr std::size_t kPipelinedMessages = 128;
+constexpr std::size_t kOpenBatchMessages = 1024;
+constexpr std::size_t kAppendedBytes = 64 * 1024;
 
 // Pieces this small are copied together for a batch's write; larger ones are written from where
 // they are.
@@ -319,8 +326,10 @@ void Client::launch(Link& link, OutgoingMessage message, DeliveryPtr delivery) {
 }
 
 // Takes batches off the queue, in order, while connections are free and no batch of small
-// messages is under way; a batch holds only messages sent with the same options.
+// messages is under way; a batch holds only messages sent with the same options. While the batch
+// of small messages under way is open, what is queued is appended to it instead.
 void Client::start_queued(Link& link) {
+  if (link.open != nullptr) append_queued(link);
   while (!link.queued.empty() && link.small_in_flight == 0 &&
          link.in_flight < config_.max_connections_per_peer) {
     Batch batch;
@@ -342,6 +351,50 @@ void Client::start_queued(Link& link) {
   }
 }
 
+// The requests of queued messages written at once on the connection of the open batch, behind
+// those whose answers it awaits (HTTP/1.1 pipelining: the server answers in order), so that the
+// receiver works on some while the sender prepares the next; the batch reads their answers after
+// its own and sends them again with its own if the connection fails. In the order they were
+// queued; with the batch's options; a bounded number unanswered, and a batch of bounded length
+// (its delivery ends, and the next one starts, after kOpenBatchMessages).
+bool Client::append_queued(Link& link) {
+  OpenBatch& open = *link.open;
+  Batch& batch = *open.batch;
+  const std::shared_ptr<const std::string> head = request_head(link);
+  std::string requests;
+  std::array<char, 24> line;
+  boost::container::small_vector<asio::const_buffer, 5> pieces;
+  std::size_t taken = 0;
+  while (!link.queued.empty() && batch.size() - open.answered < kPipelinedMessages &&
+         batch.size() < kOpenBatchMessages) {
+    Pending& next = link.queued.front();
+    if (next.delivery->max_retries != open.max_retries ||
+        next.delivery->attempt_timeout != open.attempt_timeout ||
+        requests.size() + next.message.size() > kAppendedBytes) {
+      break;
+    }
+    pieces.clear();
+    append_request(pieces, *head, line, next.message);
+    for (const auto& piece : pieces) {
+      requests.append(static_cast<const char*>(piece.data()), piece.size());
+    }
+    batch.push_back(std::move(next));
+    link.queued.pop_front();
+    ++taken;
+  }
+  if (taken == 0) return false;
+  link.appended += taken;
+  std::size_t written = 0;
+  if (!open.writing && open.unsent.empty()) {
+    // A failed write leaves them unsent: the delivery's write or read fails in turn, and it sends
+    // the batch again.
+    boost::system::error_code ec;
+    written = write_now(open.conn->tcp().socket(), asio::buffer(requests), ec);
+  }
+  open.unsent.append(requests, written);
+  return true;
+}
+
 void Client::start(Link& link, Batch batch, std::unique_ptr<Connection> written_on) {
   const std::size_t messages = batch.size();
   std::size_t bytes = 0;
@@ -351,13 +404,15 @@ void Client::start(Link& link, Batch batch, std::unique_ptr<Connection> written_
   if (small) ++link.small_in_flight;
   // deliver() settles every message of the batch, also when it fails unexpectedly.
   try {
-    asio::co_spawn(ioc_, deliver(link, std::move(batch), std::move(written_on)),
+    asio::co_spawn(ioc_, deliver(link, std::move(batch), std::move(written_on), small),
                    [this, &link, messages, small](std::exception_ptr) {
+                     // Before start_queued(), which may open the next batch to appending.
+                     const std::size_t appended = small ? std::exchange(link.appended, 0) : 0;
                      --link.in_flight;
                      if (small) --link.small_in_flight;
                      start_queued(link);
                      std::lock_guard lock(mu_);
-                     under_way_ -= messages;
+                     under_way_ -= messages + appended;
                      idle_.notify_all();
                    });
   } catch (...) {  // no memory for the coroutine: the link is not left waiting for it
@@ -391,7 +446,7 @@ bool Client::stopping() const {
 }
 
 asio::awaitable<void> Client::deliver(Link& link, Batch batch,
-                                      std::unique_ptr<Connection> written_on) {
+                                      std::unique_ptr<Connection> written_on, bool small) {
   const Peer& peer = link.peer;
   const int max_retries = batch.front().delivery->max_retries;
   const std::chrono::milliseconds attempt_timeout = batch.front().delivery->attempt_timeout;
@@ -465,7 +520,21 @@ asio::awaitable<void> Client::deliver(Link& link, Batch batch,
         doing = "waiting for the answer";
         bool keep_alive = true;
         std::size_t answered = 0;
+        // Open to appended messages until the last answer is read or the attempt fails (each way
+        // out closes it, not a destructor: a frame destroyed unresumed must not touch the link).
+        OpenBatch open{&batch, conn.get(), max_retries, attempt_timeout, 0, {}, false};
+        if (small && !conn->secure) link.open = &open;
         for (std::size_t i = 0; i < batch.size() && keep_alive; ++i, ++answered) {
+          open.answered = i;
+          // Appended requests go out whole before any answer is awaited that may depend on them.
+          while (!open.unsent.empty()) {
+            const std::string rest = std::exchange(open.unsent, {});
+            open.writing = true;
+            doing = "sending";
+            co_await conn->send(asio::buffer(rest), 0, attempt_timeout);
+            open.writing = false;
+            doing = "waiting for the answer";
+          }
           conn->watchdog.expires_after(std::min(config_.answer_timeout, attempt_timeout));
           Answer answer = co_await conn->read_answer();
           // A TLS 1.3 server sends its session tickets after the handshake, so the session is
@@ -475,6 +544,7 @@ asio::awaitable<void> Client::deliver(Link& link, Batch batch,
           if (answer.status == 200) {
             peers_.count_sent(peer, batch[i].message.size());
             settle(std::exchange(batch[i].delivery, nullptr), nullptr);
+            batch[i].message = {};  // its memory, at once: an open batch may run long
             continue;
           }
           last_error = "it answered " + std::to_string(answer.status) + " " + answer.body;
@@ -487,6 +557,7 @@ asio::awaitable<void> Client::deliver(Link& link, Batch batch,
                                       " failed attempts: " + last_error));
           }
         }
+        if (small) link.open = nullptr;
         conn->watchdog.expires_never();
         if (keep_alive) link.idle.push_back(std::move(conn));
         if (std::all_of(batch.begin(), batch.end(), [](const Pending& p) { return !p.delivery; })) {
@@ -496,6 +567,7 @@ asio::awaitable<void> Client::deliver(Link& link, Batch batch,
         if (answered < batch.size())
           last_error = std::string(doing) + ": the connection was closed";
       } catch (const boost::system::system_error& e) {
+        if (small) link.open = nullptr;  // it was this batch's, if any (small: the only one)
         if (detail::is_final_tls_failure(e.code())) {
           // Certificates and protocol mismatches do not heal by retrying (the reference raises).
           last_error = detail::explain_tls_failure(e.code(), conn ? conn->ssl() : nullptr);
@@ -509,6 +581,7 @@ asio::awaitable<void> Client::deliver(Link& link, Batch batch,
         // A kept-alive connection that the server closed meanwhile: reconnect at once.
         if (reused) continue;
       } catch (const std::exception& e) {
+        if (small) link.open = nullptr;
         last_error = std::string(doing) + ": " + e.what();
         if (reused) continue;
       }
@@ -538,6 +611,7 @@ asio::awaitable<void> Client::deliver(Link& link, Batch batch,
         delivery_error(peer, kCannotDeliver,
                        " after " + std::to_string(failures) + " failed attempts: " + last_error));
   } catch (...) {
+    if (small) link.open = nullptr;
     settle_rest(std::current_exception());  // not a network failure: a bug, or out of memory
   }
 }

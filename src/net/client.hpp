@@ -15,6 +15,7 @@
 #include <boost/intrusive/list.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -102,6 +103,22 @@ class Client {
   };
   // Messages written together on one connection (HTTP/1.1 pipelining) and answered in order.
   using Batch = boost::container::small_vector<Pending, 1>;
+  // A batch of small messages whose requests went out whole on a plain connection and whose
+  // answers its delivery is reading: more requests may follow on that connection (pipelined)
+  // before the answers are in, their messages appended to the batch, which reads their answers
+  // after the others' (see start_queued()). Lives in the delivery's frame.
+  struct OpenBatch {
+    Batch* batch;
+    Connection* conn;
+    int max_retries;
+    std::chrono::milliseconds attempt_timeout;
+    std::size_t answered = 0;  // of the batch's messages
+    // Requests appended but not written yet (a write that did not take them whole left them, or
+    // they came while the delivery writes what was left): the delivery writes them, in order,
+    // before it waits for another answer.
+    std::string unsent;
+    bool writing = false;  // the delivery is writing `unsent`
+  };
   // What the client keeps per peer; all but `peer` and `endpoint` belong to the network thread.
   struct Link {
     Link(const Peer& p, boost::asio::ip::tcp::endpoint e) : peer(p), endpoint(e) {}
@@ -111,6 +128,8 @@ class Client {
     std::vector<std::unique_ptr<Connection>> idle;
     std::size_t in_flight = 0;        // batches under way
     std::size_t small_in_flight = 0;  // ...of small messages (at most one)
+    OpenBatch* open = nullptr;        // that one's, while more may be appended to it
+    std::size_t appended = 0;         // messages appended to it (under way, not in its count)
     std::deque<Pending> queued;
     // Sends posted by send() that launch() has not taken yet (any thread may post one).
     std::atomic<std::size_t> posted{0};
@@ -136,14 +155,19 @@ class Client {
   std::shared_ptr<const std::string> request_head(Link& link);
   void launch(Link& link, OutgoingMessage message, DeliveryPtr delivery);
   void start_queued(Link& link);
+  /// Appends what fits of the queue to the open batch, writing their requests on its connection;
+  /// false when nothing was appended.
+  bool append_queued(Link& link);
   /// Starts delivering `batch`; with `written_on`, its request went out on that connection
   /// already and its answer is awaited there first.
   void start(Link& link, Batch batch, std::unique_ptr<Connection> written_on = nullptr);
   /// Awaits the answer to `pending`, whose request send_in_turn() wrote on `conn` (a plain
   /// connection; the message counted in flight and under way).
   void await_answer(Link& link, Pending pending, std::unique_ptr<Connection> conn);
+  /// Delivers `batch`; a `small` one (the link's one batch of small messages under way) is open
+  /// to appended messages while it reads its answers on a plain connection.
   boost::asio::awaitable<void> deliver(Link& link, Batch batch,
-                                       std::unique_ptr<Connection> written_on);
+                                       std::unique_ptr<Connection> written_on, bool small);
   boost::asio::awaitable<std::string> probe_certificate_refusal(Link& link);
   void settle(const DeliveryPtr& delivery, std::exception_ptr error);
   bool stopping() const;
