@@ -133,9 +133,10 @@ void append_request(Buffers& request, const std::string& head, std::array<char, 
 }
 
 // The open batch of small messages (see append_queued) takes messages while fewer than this many
-// are unanswered, up to this many in all, in appends of up to this many bytes.
+// are unanswered, up to this many in all and kBatchBytes of appended requests (what one retry
+// sends again is bounded), in appends of up to this many bytes.
 constexpr std::size_t kPipelinedMessages = 128;
-constexpr std::size_t kOpenBatchMessages = 1024;
+constexpr std::size_t kOpenBatchMessages = 256;
 constexpr std::size_t kAppendedBytes = 64 * 1024;
 
 // Pieces this small are copied together for a batch's write; larger ones are written from where
@@ -370,7 +371,8 @@ bool Client::append_queued(Link& link) {
     Pending& next = link.queued.front();
     if (next.delivery->max_retries != open.max_retries ||
         next.delivery->attempt_timeout != open.attempt_timeout ||
-        requests.size() + next.message.size() > kAppendedBytes) {
+        requests.size() + next.message.size() > kAppendedBytes ||
+        open.appended_bytes + requests.size() + next.message.size() > kBatchBytes) {
       break;
     }
     pieces.clear();
@@ -384,6 +386,7 @@ bool Client::append_queued(Link& link) {
   }
   if (taken == 0) return false;
   link.appended += taken;
+  open.appended_bytes += requests.size();
   std::size_t written = 0;
   if (!open.writing && open.unsent.empty()) {
     // A failed write leaves them unsent: the delivery's write or read fails in turn, and it sends
@@ -522,10 +525,14 @@ asio::awaitable<void> Client::deliver(Link& link, Batch batch,
         std::size_t answered = 0;
         // Open to appended messages until the last answer is read or the attempt fails (each way
         // out closes it, not a destructor: a frame destroyed unresumed must not touch the link).
-        OpenBatch open{&batch, conn.get(), max_retries, attempt_timeout, 0, {}, false};
-        if (small && !conn->secure) link.open = &open;
+        // Only on the batch's first attempt, so that an appended message has as many tries as
+        // the batch's own.
+        OpenBatch open{&batch, conn.get(), max_retries, attempt_timeout, 0, 0, {}, false};
+        if (small && !conn->secure && failures == 0) link.open = &open;
         for (std::size_t i = 0; i < batch.size() && keep_alive; ++i, ++answered) {
           open.answered = i;
+          // What was queued before it opened, or while it had as many unanswered as it takes.
+          if (link.open == &open && !link.queued.empty()) append_queued(link);
           // Appended requests go out whole before any answer is awaited that may depend on them.
           while (!open.unsent.empty()) {
             const std::string rest = std::exchange(open.unsent, {});

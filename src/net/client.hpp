@@ -112,7 +112,8 @@ class Client {
     Connection* conn;
     int max_retries;
     std::chrono::milliseconds attempt_timeout;
-    std::size_t answered = 0;  // of the batch's messages
+    std::size_t answered = 0;        // of the batch's messages
+    std::size_t appended_bytes = 0;  // of the requests appended
     // Requests appended but not written yet (a write that did not take them whole left them, or
     // they came while the delivery writes what was left): the delivery writes them, in order,
     // before it waits for another answer.
