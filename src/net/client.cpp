@@ -301,8 +301,9 @@ void Client::await_answer(Link& link, Pending pending, std::unique_ptr<Connectio
 
 // Starts a delivery at once when nothing small is under way to the peer (a conversation: one
 // message, then its answer), else queues it: the messages that come meanwhile go out together,
-// in batches. Batches of small messages go one at a time, so that they arrive in the order they
-// were sent: a receiver takes them in that order, and while its room is full only the message it
+// in batches. Batches of small messages go one at a time (more messages may be appended to the
+// one under way, on its connection: append_queued), so that they arrive in the order they were
+// sent: a receiver takes them in that order, and while its room is full only the message it
 // awaits gets in. Large ones (a batch of kBatchBytes or more) have connections of their own, up
 // to max_connections_per_peer. Runs on the network thread.
 void Client::launch(Link& link, OutgoingMessage message, DeliveryPtr delivery) {
