@@ -110,9 +110,11 @@ void Client::send(std::string_view peer, OutgoingMessage message, SendEnding don
 }
 
 namespace {
-// A batch holds at most this many messages and bytes (and one message at least).
+// A batch holds at most this many messages and bytes (and one message at least); over TLS, where
+// a batch under way takes no more messages (see append_queued), kTlsBatchMessages.
 constexpr std::size_t kBatchMessages = 16;
 constexpr std::size_t kBatchBytes = 256 * 1024;
+constexpr std::size_t kTlsBatchMessages = 64;
 // After this many sends in a row whose answer was not in at once, send_in_turn() looks for it only
 // every kAnswerProbeInterval sends.
 constexpr unsigned kAnswersMissedToStopLooking = 4;
@@ -335,7 +337,8 @@ void Client::start_queued(Link& link) {
   while (!link.queued.empty() && link.small_in_flight == 0 &&
          link.in_flight < config_.max_connections_per_peer) {
     Batch batch;
-    batch.reserve(std::min(link.queued.size(), kBatchMessages));
+    const std::size_t most = tls_ != nullptr ? kTlsBatchMessages : kBatchMessages;
+    batch.reserve(std::min(link.queued.size(), most));
     const Delivery& first = *link.queued.front().delivery;
     std::size_t bytes = 0;
     do {
@@ -348,7 +351,7 @@ void Client::start_queued(Link& link) {
       bytes += next.message.size();
       batch.push_back(std::move(next));
       link.queued.pop_front();
-    } while (!link.queued.empty() && batch.size() < kBatchMessages);
+    } while (!link.queued.empty() && batch.size() < most);
     start(link, std::move(batch));
   }
 }
