@@ -115,6 +115,7 @@ namespace {
 constexpr std::size_t kBatchMessages = 16;
 constexpr std::size_t kBatchBytes = 256 * 1024;
 constexpr std::size_t kTlsBatchMessages = 64;
+constexpr unsigned kSplitProbeInterval = 16;
 // After this many sends in a row whose answer was not in at once, send_in_turn() looks for it only
 // every kAnswerProbeInterval sends.
 constexpr unsigned kAnswersMissedToStopLooking = 4;
@@ -337,7 +338,11 @@ void Client::start_queued(Link& link) {
   while (!link.queued.empty() && link.small_in_flight == 0 &&
          link.in_flight < config_.max_connections_per_peer) {
     Batch batch;
-    const std::size_t most = tls_ != nullptr ? kTlsBatchMessages : kBatchMessages;
+    // Whole batches while the peer answers from this core, split into kBatchMessages every
+    // kSplitProbeInterval batches to see whether it still does.
+    const bool whole =
+        tls_ != nullptr || (link.whole_batches && ++link.batch_count % kSplitProbeInterval != 0);
+    const std::size_t most = whole ? kTlsBatchMessages : kBatchMessages;
     batch.reserve(std::min(link.queued.size(), most));
     const Delivery& first = *link.queued.front().delivery;
     std::size_t bytes = 0;
@@ -536,7 +541,16 @@ asio::awaitable<void> Client::deliver(Link& link, Batch batch,
         for (std::size_t i = 0; i < batch.size() && keep_alive; ++i, ++answered) {
           open.answered = i;
           // What was queued before it opened, or while it had as many unanswered as it takes.
-          if (link.open == &open && !link.queued.empty()) append_queued(link);
+          if (link.open == &open && !link.queued.empty()) {
+            if (i == 0) {
+              // Answers in already, before the rest went out: the peer ran in between (on this
+              // core), and splitting a batch only cost writes. Batches stay whole for a while.
+              boost::system::error_code ignored;
+              link.whole_batches =
+                  conn->buffer.size() > 0 || conn->tcp().socket().available(ignored) > 0;
+            }
+            append_queued(link);
+          }
           // Appended requests go out whole before any answer is awaited that may depend on them.
           while (!open.unsent.empty()) {
             const std::string rest = std::exchange(open.unsent, {});
