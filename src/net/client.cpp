@@ -110,11 +110,14 @@ void Client::send(std::string_view peer, OutgoingMessage message, SendEnding don
 }
 
 namespace {
-// A batch holds at most this many messages and bytes (and one message at least); over TLS, where
-// a batch under way takes no more messages (see append_queued), kTlsBatchMessages.
+// A batch holds at most this many messages and fewer bytes (and one message at least); a whole
+// batch, kWholeBatchMessages: over TLS, where a batch under way takes no more messages (see
+// append_queued), and while the peer answers from this core (Link::whole_batches), where a batch
+// split in two only costs a write. While batches are whole, every kSplitProbeInterval-th is split
+// to look again.
 constexpr std::size_t kBatchMessages = 16;
 constexpr std::size_t kBatchBytes = 256 * 1024;
-constexpr std::size_t kTlsBatchMessages = 64;
+constexpr std::size_t kWholeBatchMessages = 64;
 constexpr unsigned kSplitProbeInterval = 16;
 // After this many sends in a row whose answer was not in at once, send_in_turn() looks for it only
 // every kAnswerProbeInterval sends.
@@ -342,7 +345,7 @@ void Client::start_queued(Link& link) {
     // kSplitProbeInterval batches to see whether it still does.
     const bool whole =
         tls_ != nullptr || (link.whole_batches && ++link.batch_count % kSplitProbeInterval != 0);
-    const std::size_t most = whole ? kTlsBatchMessages : kBatchMessages;
+    const std::size_t most = whole ? kWholeBatchMessages : kBatchMessages;
     batch.reserve(std::min(link.queued.size(), most));
     const Delivery& first = *link.queued.front().delivery;
     std::size_t bytes = 0;
@@ -350,7 +353,7 @@ void Client::start_queued(Link& link) {
       Pending& next = link.queued.front();
       if (!batch.empty() && (next.delivery->max_retries != first.max_retries ||
                              next.delivery->attempt_timeout != first.attempt_timeout ||
-                             bytes + next.message.size() > kBatchBytes)) {
+                             bytes + next.message.size() >= kBatchBytes)) {
         break;
       }
       bytes += next.message.size();
@@ -521,9 +524,12 @@ asio::awaitable<void> Client::deliver(Link& link, Batch batch,
           peers_.count_connection(peer, conn->secure && detail::session_resumed(conn->ssl()));
         }
         doing = "sending";
+        bool wrote_at_once = false;  // this attempt's requests, in one write that did not wait
         if (!written) {
           if (const std::size_t now = conn->write_now(request); now < asio::buffer_size(request)) {
             co_await conn->send(request, now, attempt_timeout);
+          } else {
+            wrote_at_once = true;
           }
         }
         // The answers come in the order of the requests. A live party answers as soon as it has a
@@ -542,9 +548,11 @@ asio::awaitable<void> Client::deliver(Link& link, Batch batch,
           open.answered = i;
           // What was queued before it opened, or while it had as many unanswered as it takes.
           if (link.open == &open && !link.queued.empty()) {
-            if (i == 0) {
-              // Answers in already, before the rest went out: the peer ran in between (on this
-              // core), and splitting a batch only cost writes. Batches stay whole for a while.
+            if (i == 0 && wrote_at_once) {
+              // Bytes of the answers in already, between the batch's write and here, where nothing
+              // waited: the peer ran in between, as it does when it shares this core and the
+              // scheduler hands it the core on the write's wake-up. A peer on another core takes
+              // longer to wake.
               boost::system::error_code ignored;
               link.whole_batches =
                   conn->buffer.size() > 0 || conn->tcp().socket().available(ignored) > 0;

@@ -131,7 +131,9 @@ class Client {
     std::size_t small_in_flight = 0;  // ...of small messages (at most one)
     OpenBatch* open = nullptr;        // that one's, while more may be appended to it
     std::size_t appended = 0;         // messages appended to it (under way, not in its count)
-    bool whole_batches = false;       // the peer answered a batch before the next was appended
+    // Whether, at the last look, a batch's answers had begun to come in before messages queued
+    // behind it were appended (client.cpp: kWholeBatchMessages); the batches formed meanwhile.
+    bool whole_batches = false;
     unsigned batch_count = 0;
     std::deque<Pending> queued;
     // Sends posted by send() that launch() has not taken yet (any thread may post one).
