@@ -58,7 +58,6 @@ net::Mailbox::Limits mailbox_limits(const PoolConfig& c) {
                               received_bytes_budget(c)};
 }
 
-// The completion of a send that fulfils a promise, and the promise's future.
 // The outcome of the send or receive of one blocking call, which its caller waits for. Cheaper
 // than a std::promise, whose every fulfilment makes a system call (a futex wake in pthread_once,
 // waiter or not): a caller that runs the network itself sees the flag set by a handler it ran,

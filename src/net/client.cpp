@@ -370,7 +370,7 @@ void Client::start_queued(Link& link) {
 // its own and sends them again with its own if the connection fails. In the order they were
 // queued; with the batch's options; a bounded number unanswered, and a batch of bounded length
 // (its delivery ends, and the next one starts, after kOpenBatchMessages).
-bool Client::append_queued(Link& link) {
+void Client::append_queued(Link& link) {
   OpenBatch& open = *link.open;
   Batch& batch = *open.batch;
   const std::shared_ptr<const std::string> head = request_head(link);
@@ -396,7 +396,7 @@ bool Client::append_queued(Link& link) {
     link.queued.pop_front();
     ++taken;
   }
-  if (taken == 0) return false;
+  if (taken == 0) return;
   link.appended += taken;
   open.appended_bytes += requests.size();
   std::size_t written = 0;
@@ -407,7 +407,6 @@ bool Client::append_queued(Link& link) {
     written = write_now(open.conn->tcp().socket(), asio::buffer(requests), ec);
   }
   open.unsent.append(requests, written);
-  return true;
 }
 
 void Client::start(Link& link, Batch batch, std::unique_ptr<Connection> written_on) {

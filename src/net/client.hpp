@@ -160,9 +160,8 @@ class Client {
   std::shared_ptr<const std::string> request_head(Link& link);
   void launch(Link& link, OutgoingMessage message, DeliveryPtr delivery);
   void start_queued(Link& link);
-  /// Appends what fits of the queue to the open batch, writing their requests on its connection;
-  /// false when nothing was appended.
-  bool append_queued(Link& link);
+  /// Appends what fits of the queue to the open batch, writing their requests on its connection.
+  void append_queued(Link& link);
   /// Starts delivering `batch`; with `written_on`, its request went out on that connection
   /// already and its answer is awaited there first.
   void start(Link& link, Batch batch, std::unique_ptr<Connection> written_on = nullptr);
