@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "net/drained_read.hpp"
 #include "net/log.hpp"
 #include "tno/mpc/communication/errors.hpp"
 
@@ -268,8 +269,8 @@ void Client::await_answer(Link& link, Pending pending, std::unique_ptr<Connectio
     const auto found = conn ? conn->take_constant_answer() : Connection::Constant::other;
     if (found == Connection::Constant::partial) {
       Connection& c = *conn;
-      c.tcp().socket().async_read_some(
-          c.buffer.prepare(4096),
+      async_read_some_noting_drained(
+          c.tcp().socket(), c.buffer.prepare(4096), c.rest_of_constant_answer(),
           [this, &link, pending = std::move(pending), conn = std::move(conn)](
               const boost::system::error_code& ec, std::size_t got) mutable {
             conn->buffer.commit(got);

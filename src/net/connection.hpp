@@ -17,6 +17,7 @@
 #include <optional>
 #include <string_view>
 
+#include "net/drained_read.hpp"
 #include "net/framing.hpp"
 #include "net/stream_io.hpp"
 #include "net/watchdog.hpp"
@@ -90,6 +91,15 @@ struct Connection {
     if (n < expected.size()) return Constant::partial;
     buffer.consume(n);
     return Constant::whole;
+  }
+
+  /// For async_read_some_noting_drained, while `buffer` holds a part of the constant 200: whether
+  /// a read's bytes are the rest of it, which ends the answer. Only for a connection with one
+  /// request under way, whose next read follows the next request.
+  auto rest_of_constant_answer() const {
+    return [rest = received_bytes().substr(buffer.size())](std::string_view bytes) {
+      return bytes == rest;
+    };
   }
 
   /// Reads into `buffer` what a plain connection holds now, without waiting; false, with `ec`
