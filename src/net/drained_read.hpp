@@ -113,6 +113,7 @@ class ReadOp : public ad::reactor_op {
     auto* op = static_cast<ReadOp*>(base);
     if (!ad::socket_ops::non_blocking_recv1(op->descriptor_, op->into_.data(), op->into_.size(), 0,
                                             /*is_stream=*/true, op->ec_, op->bytes_transferred_)) {
+      if constexpr (requires { op->drained_.waited(); }) op->drained_.waited();
       return not_done;  // nothing there yet: the reactor waits for an event
     }
     const std::size_t got = op->bytes_transferred_;
@@ -154,7 +155,8 @@ class ReadOp : public ad::reactor_op {
 /// `into` holds (and some), `drained(bytes)` is asked (under the socket's lock, on the thread that
 /// runs the reactor) whether the socket holds nothing that matters now: if so, the next read waits
 /// for an event before it tries the socket. Answer true only where `bytes` end a whole answer or
-/// request (see the top of this file). `into` must not be empty.
+/// request (see the top of this file). `drained.waited()`, if there is one, is called when the
+/// read tried the socket and found nothing. `into` must not be empty.
 template <class Drained, class Token>
 auto async_read_some_noting_drained(boost::asio::ip::tcp::socket& socket,
                                     boost::asio::mutable_buffer into, Drained drained,

@@ -23,6 +23,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "net/drained_read.hpp"
 #include "net/quick_request.hpp"
 #include "net/requests.hpp"
 #include "net/server_state.hpp"
@@ -217,13 +218,71 @@ bool defers_answers(const State& s, Stream&) {
   return std::is_same_v<Stream, tcp::socket> && s.defer_answers;
 }
 
-// A read of what `stream` holds, to co_await. On a plain socket it is awaited as an operation
-// (deferred) rather than through use_awaitable, whose initiation is a coroutine of its own: a
-// frame per read. (Beast's TLS stream does not take deferred operations.)
+// Whether a connection's client converses (sends its next request after this side's answer) or
+// streams (pipelines requests): in a conversation, a read that ends a whole request is called
+// drained (drained_read.hpp), sparing the next read a try of the socket that would fail; while
+// requests stream, the try finds the next one, and is kept. Judged by the tries: after
+// kMissesToConverse in a row found nothing the reads are called drained, all but every
+// kProbeInterval-th, whose next read tries again and ends that if it finds something.
+class ReadPolicy {
+ public:
+  /// Before each read.
+  void starting() {
+    tried_now_ = tried_next_;
+    tried_next_ = true;
+    waited_ = false;
+  }
+  /// After each read.
+  void finished() {
+    if (tried_now_) misses_ = waited_ ? std::min(misses_ + 1, kMissesToConverse) : 0;
+  }
+  /// The read tried the socket and found nothing.
+  void waited() { waited_ = true; }
+  /// Whether a short read that ends one whole request is called drained.
+  bool call_drained() {
+    if (misses_ < kMissesToConverse || ++drained_reads_ % kProbeInterval == 0) return false;
+    tried_next_ = false;
+    return true;
+  }
+
+ private:
+  static constexpr unsigned kMissesToConverse = 2;
+  static constexpr unsigned kProbeInterval = 16;
+  unsigned misses_ = 0;
+  unsigned drained_reads_ = 0;
+  bool tried_now_ = true;   // the read under way tries the socket first
+  bool tried_next_ = true;  // the next read will
+  bool waited_ = false;
+};
+
+// A read into `buffer` (at `into`) of what `stream` holds, to co_await. On a plain socket it is
+// awaited as an operation (deferred) rather than through use_awaitable, whose initiation is a
+// coroutine of its own: a frame per read; `policy` says whether one that ends a whole request of
+// the common form is called drained. (Beast's TLS stream does not take deferred operations.)
 template <class Stream>
-auto read_some(Stream& stream, asio::mutable_buffer into) {
+auto read_some(Stream& stream, beast::flat_buffer& buffer, asio::mutable_buffer into,
+               RequestScanner& scanner, std::size_t max_header_bytes, std::uint64_t max_body_bytes,
+               ReadPolicy& policy) {
   if constexpr (std::is_same_v<Stream, tcp::socket>) {
-    return stream.async_read_some(into, asio::as_tuple(asio::deferred));
+    struct EndsRequest {
+      beast::flat_buffer& buffer;
+      RequestScanner& scanner;
+      std::size_t max_header_bytes;
+      std::uint64_t max_body_bytes;
+      ReadPolicy& policy;
+      bool operator()(std::string_view bytes) const {
+        const std::string_view all(static_cast<const char*>(buffer.data().data()),
+                                   buffer.size() + bytes.size());
+        QuickRequest request;
+        return scanner.scan(all, max_header_bytes, max_body_bytes, request) == Scan::quick &&
+               request.header_bytes + request.content_length == all.size() && policy.call_drained();
+      }
+      void waited() const { policy.waited(); }
+    };
+    policy.starting();
+    return async_read_some_noting_drained(
+        stream, into, EndsRequest{buffer, scanner, max_header_bytes, max_body_bytes, policy},
+        asio::as_tuple(asio::deferred));
   } else {
     return stream.async_read_some(into, asio::as_tuple(asio::use_awaitable));
   }
@@ -423,6 +482,7 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
   constexpr bool kPlain = std::is_same_v<std::remove_cvref_t<decltype(io)>, tcp::socket>;
   std::shared_ptr<DeferredAnswers> deferral;  // this connection's entry in s.deferred
   RequestScanner scanner;
+  ReadPolicy policy;
   for (;;) {
     watchdog.expires_after(s.config.idle_timeout);
     QuickRequest request;
@@ -450,7 +510,9 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
       // Reads what arrives next, up to the buffer's limit.
       const std::size_t room = std::min<std::size_t>(64 * 1024, buffer.max_size() - buffer.size());
       if (deferral) deferral->reading = deferred;
-      auto [read_ec, n] = co_await read_some(io, buffer.prepare(room));
+      auto [read_ec, n] = co_await read_some(io, buffer, buffer.prepare(room), scanner,
+                                             s.config.max_header_bytes, quick_body_limit, policy);
+      policy.finished();
       if (deferral) deferral->reading = false;
       buffer.commit(n);
       if constexpr (kPlain) {
