@@ -17,7 +17,6 @@
 #include <optional>
 #include <string_view>
 
-#include "net/drained_read.hpp"
 #include "net/framing.hpp"
 #include "net/stream_io.hpp"
 #include "net/watchdog.hpp"

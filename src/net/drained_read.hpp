@@ -11,10 +11,12 @@
 // it raises an event of its own. But an end of stream or a reset that came with those bytes is
 // still pending, and raises no event again: a read that waited for one would wait until its
 // timer. So the caller says when a short read leaves nothing that matters pending: where it ends a
-// whole answer or request, after which this side writes to the peer before it reads again (a
-// reset then shows on the write, or raises an event anew), and a peer that closes early closed
-// on its own request or answer unread. The reactor is told under the socket's own lock, as for
-// its own exhausted reads, so it holds whichever thread runs the reactor.
+// whole answer or request, after which this side writes to the peer before it reads again, so
+// that a reset shows on that write (the caller must act on a failed write) and a peer that closed
+// answers the write with a reset, an event anew. What is left: a peer that only shut down its
+// sending side right after its request, and waits for this side's end of stream, waits until this
+// side's read times out. The reactor is told under the socket's own lock, as for its own
+// exhausted reads, so it holds whichever thread runs the reactor.
 #pragma once
 
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -62,17 +64,8 @@ struct SocketAccess : Socket {
   }
 };
 
-// The reactor a registered socket belongs to, which its state keeps privately: read through an
-// explicit template instantiation, which the language exempts from access checking.
-template <class Member, Member Pointer, class Tag>
-struct Expose {
-  friend Member member_of(Tag) { return Pointer; }
-};
-struct ReactorOfState {
-  friend Reactor* Reactor::descriptor_state::*member_of(ReactorOfState);
-};
-template struct Expose<Reactor * Reactor::descriptor_state::*, &Reactor::descriptor_state::reactor_,
-                       ReactorOfState>;
+// The reactor a registered socket belongs to, which its state keeps privately (drained_read.cpp).
+Reactor* reactor_of(Reactor::descriptor_state* state) noexcept;
 
 // Cancels the read per operation, as Asio's own reads do.
 class Cancellation {
@@ -152,11 +145,12 @@ class ReadOp : public ad::reactor_op {
 #endif
 
 /// socket.async_read_some(into, token), except that after a read that took fewer bytes than
-/// `into` holds (and some), `drained(bytes)` is asked (under the socket's lock, on the thread that
-/// runs the reactor) whether the socket holds nothing that matters now: if so, the next read waits
-/// for an event before it tries the socket. Answer true only where `bytes` end a whole answer or
-/// request (see the top of this file). `drained.waited()`, if there is one, is called when the
-/// read tried the socket and found nothing. `into` must not be empty.
+/// `into` holds (and some), `drained(bytes)` is asked (under the socket's lock, by the thread that
+/// runs the reactor or, at once, by this call) whether the socket holds nothing that matters now:
+/// if so, the next read waits for an event before it tries the socket. Answer true only where
+/// `bytes` end a whole answer or request (see the top of this file); do not throw.
+/// `drained.waited()`, if there is one, is called when the read tried the socket and found
+/// nothing. `into` must not be empty.
 template <class Drained, class Token>
 auto async_read_some_noting_drained(boost::asio::ip::tcp::socket& socket,
                                     boost::asio::mutable_buffer into, Drained drained,
@@ -174,7 +168,7 @@ auto async_read_some_noting_drained(boost::asio::ip::tcp::socket& socket,
           socket.async_read_some(into, std::move(handler));  // as Asio does it
           return;
         }
-        d::Reactor* reactor = impl.reactor_data_->*member_of(d::ReactorOfState{});
+        d::Reactor* reactor = d::reactor_of(impl.reactor_data_);
         const bool is_continuation = boost_asio_handler_cont_helpers::is_continuation(handler);
         auto slot = boost::asio::get_associated_cancellation_slot(handler);
         typename Op::ptr p = {std::addressof(handler), Op::ptr::allocate(handler), nullptr};

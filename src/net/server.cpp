@@ -238,9 +238,11 @@ class ReadPolicy {
   }
   /// The read tried the socket and found nothing.
   void waited() { waited_ = true; }
-  /// Whether a short read that ends one whole request is called drained.
+  /// Whether the client converses: a short read that ends one whole request may be called drained.
+  bool converses() const { return misses_ >= kMissesToConverse; }
+  /// Whether such a read is called drained, if the client converses.
   bool call_drained() {
-    if (misses_ < kMissesToConverse || ++drained_reads_ % kProbeInterval == 0) return false;
+    if (++drained_reads_ % kProbeInterval == 0) return false;
     tried_next_ = false;
     return true;
   }
@@ -258,30 +260,42 @@ class ReadPolicy {
 // A read into `buffer` (at `into`) of what `stream` holds, to co_await. On a plain socket it is
 // awaited as an operation (deferred) rather than through use_awaitable, whose initiation is a
 // coroutine of its own: a frame per read; `policy` says whether one that ends a whole request of
-// the common form is called drained. (Beast's TLS stream does not take deferred operations.)
+// the common form is called drained: never while answers are deferred (`defer_answers`), when the
+// next read comes before this side's write. (Beast's TLS stream does not take deferred
+// operations.)
 template <class Stream>
 auto read_some(Stream& stream, beast::flat_buffer& buffer, asio::mutable_buffer into,
                RequestScanner& scanner, std::size_t max_header_bytes, std::uint64_t max_body_bytes,
-               ReadPolicy& policy) {
+               const bool& defer_answers, ReadPolicy& policy) {
   if constexpr (std::is_same_v<Stream, tcp::socket>) {
     struct EndsRequest {
       beast::flat_buffer& buffer;
       RequestScanner& scanner;
       std::size_t max_header_bytes;
       std::uint64_t max_body_bytes;
+      const bool& defer_answers;
       ReadPolicy& policy;
-      bool operator()(std::string_view bytes) const {
+      // Asked inside the reactor: answers "no" rather than throw.
+      bool operator()(std::string_view bytes) const noexcept {
+        if (!policy.converses() || defer_answers) return false;
         const std::string_view all(static_cast<const char*>(buffer.data().data()),
                                    buffer.size() + bytes.size());
         QuickRequest request;
-        return scanner.scan(all, max_header_bytes, max_body_bytes, request) == Scan::quick &&
-               request.header_bytes + request.content_length == all.size() && policy.call_drained();
+        try {
+          if (scanner.scan(all, max_header_bytes, max_body_bytes, request) != Scan::quick) {
+            return false;
+          }
+        } catch (...) {
+          return false;  // out of memory remembering the header
+        }
+        return request.header_bytes + request.content_length == all.size() && policy.call_drained();
       }
-      void waited() const { policy.waited(); }
+      void waited() const noexcept { policy.waited(); }
     };
     policy.starting();
     return async_read_some_noting_drained(
-        stream, into, EndsRequest{buffer, scanner, max_header_bytes, max_body_bytes, policy},
+        stream, into,
+        EndsRequest{buffer, scanner, max_header_bytes, max_body_bytes, defer_answers, policy},
         asio::as_tuple(asio::deferred));
   } else {
     return stream.async_read_some(into, asio::as_tuple(asio::use_awaitable));
@@ -510,8 +524,9 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
       // Reads what arrives next, up to the buffer's limit.
       const std::size_t room = std::min<std::size_t>(64 * 1024, buffer.max_size() - buffer.size());
       if (deferral) deferral->reading = deferred;
-      auto [read_ec, n] = co_await read_some(io, buffer, buffer.prepare(room), scanner,
-                                             s.config.max_header_bytes, quick_body_limit, policy);
+      auto [read_ec, n] =
+          co_await read_some(io, buffer, buffer.prepare(room), scanner, s.config.max_header_bytes,
+                             quick_body_limit, s.defer_answers, policy);
       policy.finished();
       if (deferral) deferral->reading = false;
       buffer.commit(n);
@@ -830,8 +845,9 @@ void Server::pay_deferred_answers() {
     // writing it now), or defers it again before it waits.
     if (!answers->reading || answers->owed->empty()) continue;
     beast::error_code ec;
-    if (!pay_now(*answers->socket, *answers->owed, ec)) {
-      // What the socket does not take now, the session writes: its read is given up for that.
+    if (!pay_now(*answers->socket, *answers->owed, ec) || ec) {
+      // What the socket does not take now, the session writes: its read is given up for that
+      // (and where the write failed, the session learns it from its own).
       answers->reading = false;
       answers->socket->cancel(ec);
     }
