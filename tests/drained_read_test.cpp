@@ -88,17 +88,15 @@ TEST(DrainedRead, ReadsWhatCameAndAsksOnlyAboutShortReads) {
   Connection c;
   std::array<char, 64> room{};
   std::string asked;
+  const auto noting = [&asked](std::string_view bytes) {  // called drained, and noted
+    asked = bytes;
+    return true;
+  };
   c.send("hello");
   c.wait_until_readable();
   c.take_events();
   std::optional<Outcome> got;
-  start_read(
-      c, room,
-      [&asked](std::string_view bytes) {
-        asked = bytes;
-        return true;
-      },
-      got);
+  start_read(c, room, noting, got);
   c.run();
   ASSERT_TRUE(got);
   EXPECT_FALSE(got->ec);
@@ -112,13 +110,7 @@ TEST(DrainedRead, ReadsWhatCameAndAsksOnlyAboutShortReads) {
   c.wait_until_readable();
   c.take_events();
   got.reset();
-  start_read(
-      c, room,
-      [&asked](std::string_view bytes) {
-        asked = bytes;
-        return true;
-      },
-      got);
+  start_read(c, room, noting, got);
   c.run();
   ASSERT_TRUE(got);
   EXPECT_EQ(got->bytes, full);
