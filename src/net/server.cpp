@@ -231,6 +231,7 @@ class ReadPolicy {
     tried_now_ = tried_next_;
     tried_next_ = true;
     waited_ = false;
+    scanned_bytes_ = 0;
   }
   /// After each read.
   void finished() {
@@ -246,6 +247,19 @@ class ReadPolicy {
     tried_next_ = false;
     return true;
   }
+  /// The whole request that the last read's bytes end, as the question above scanned it: kept
+  /// for serve(), which takes it instead of scanning the same bytes again.
+  void scanned(const QuickRequest& request, std::size_t buffer_bytes) {
+    scanned_ = request;
+    scanned_bytes_ = buffer_bytes;
+  }
+  /// That request, once, if the buffer now holds those bytes.
+  bool take_scanned(std::size_t buffer_bytes, QuickRequest& request) {
+    if (scanned_bytes_ == 0 || scanned_bytes_ != buffer_bytes) return false;
+    request = scanned_;
+    scanned_bytes_ = 0;
+    return true;
+  }
 
  private:
   static constexpr unsigned kMissesToConverse = 2;
@@ -255,6 +269,8 @@ class ReadPolicy {
   bool tried_now_ = true;   // the read under way tries the socket first
   bool tried_next_ = true;  // the next read will
   bool waited_ = false;
+  QuickRequest scanned_;
+  std::size_t scanned_bytes_ = 0;  // 0: none
 };
 
 // A read into `buffer` (at `into`) of what `stream` holds, to co_await. On a plain socket it is
@@ -288,7 +304,9 @@ auto read_some(Stream& stream, beast::flat_buffer& buffer, asio::mutable_buffer 
         } catch (...) {
           return false;  // out of memory remembering the header
         }
-        return request.header_bytes + request.content_length == all.size() && policy.call_drained();
+        if (request.header_bytes + request.content_length != all.size()) return false;
+        policy.scanned(request, all.size());
+        return policy.call_drained();
       }
       void waited() const noexcept { policy.waited(); }
     };
@@ -502,8 +520,10 @@ asio::awaitable<void> serve(State& s, Stream& stream, beast::flat_buffer& buffer
     QuickRequest request;
     Scan scan;
     beast::error_code ec;
-    while ((scan = scanner.scan(view(buffer), s.config.max_header_bytes, quick_body_limit,
-                                request)) == Scan::need_more) {
+    while ((scan = policy.take_scanned(buffer.size(), request)
+                       ? Scan::quick
+                       : scanner.scan(view(buffer), s.config.max_header_bytes, quick_body_limit,
+                                      request)) == Scan::need_more) {
       bool deferred = false;
       if constexpr (kPlain) {
         if (!owed.bytes.empty() && s.defer_answers) {
