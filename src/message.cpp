@@ -122,10 +122,19 @@ OutgoingMessage message_around_bytes(std::span<const std::byte> bytes,
   return OutgoingMessage{std::move(head), bytes, std::move(tail), std::move(owner)};
 }
 
+CheckedMessage check_message(std::span<const std::byte> bytes, const DecodeLimits& limits,
+                             WireFormat format) {
+  std::span<const std::byte> payload;
+  MessageId id = detail::read_message(
+      bytes, limits, {}, format,
+      [](Reader& r, void* at) { *static_cast<std::span<const std::byte>*>(at) = r.read_raw(); },
+      &payload);
+  return CheckedMessage{std::move(id), payload};
+}
+
 MessageId validate_message(std::span<const std::byte> bytes, const DecodeLimits& limits,
                            WireFormat format) {
-  return detail::read_message(
-      bytes, limits, {}, format, [](Reader& payload, void*) { payload.skip(); }, nullptr);
+  return check_message(bytes, limits, format).id;
 }
 
 MessageId MessageId::from_value(Value v) {

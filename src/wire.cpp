@@ -4,6 +4,7 @@
 
 #include <msgpuck.h>
 
+#include <array>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -145,36 +146,45 @@ const char* Reader::need(std::size_t n) const {
   return pos_;
 }
 
+namespace {
+// The format family of each first byte, as msgpuck's mp_typeof files it (0xc1, the one byte
+// msgpack never uses, is refused before this table is read).
+constexpr std::array<WireType, 256> kTypeOfFirstByte = [] {
+  std::array<WireType, 256> t{};
+  auto fill = [&t](unsigned from, unsigned to, WireType type) {
+    for (unsigned c = from; c <= to; ++c) t[c] = type;
+  };
+  fill(0x00, 0x7f, WireType::uint);
+  fill(0x80, 0x8f, WireType::map);
+  fill(0x90, 0x9f, WireType::array);
+  fill(0xa0, 0xbf, WireType::str);
+  fill(0xc0, 0xc0, WireType::nil);
+  fill(0xc1, 0xc1, WireType::ext);
+  fill(0xc2, 0xc3, WireType::boolean);
+  fill(0xc4, 0xc6, WireType::bin);
+  fill(0xc7, 0xc9, WireType::ext);
+  fill(0xca, 0xca, WireType::float32);
+  fill(0xcb, 0xcb, WireType::float64);
+  fill(0xcc, 0xcf, WireType::uint);
+  fill(0xd0, 0xd3, WireType::sint);
+  fill(0xd4, 0xd8, WireType::ext);
+  fill(0xd9, 0xdb, WireType::str);
+  fill(0xdc, 0xdd, WireType::array);
+  fill(0xde, 0xdf, WireType::map);
+  fill(0xe0, 0xff, WireType::sint);
+  return t;
+}();
+
+std::uint8_t first_byte(const char* at) noexcept {
+  return static_cast<std::uint8_t>(*at);
+}
+}  // namespace
+
 WireType Reader::peek() const {
   if (pos_ == end_) fail("unexpected end of input");
-  auto c = static_cast<std::uint8_t>(*pos_);
-  // 0xc1 is the one byte msgpack never uses (msgpuck files it under ext).
+  const std::uint8_t c = first_byte(pos_);
   if (c == 0xc1) fail("invalid msgpack type byte 0xc1");
-  switch (mp_typeof(*pos_)) {
-    case MP_NIL:
-      return WireType::nil;
-    case MP_BOOL:
-      return WireType::boolean;
-    case MP_UINT:
-      return WireType::uint;
-    case MP_INT:
-      return WireType::sint;
-    case MP_FLOAT:
-      return WireType::float32;
-    case MP_DOUBLE:
-      return WireType::float64;
-    case MP_STR:
-      return WireType::str;
-    case MP_BIN:
-      return WireType::bin;
-    case MP_ARRAY:
-      return WireType::array;
-    case MP_MAP:
-      return WireType::map;
-    case MP_EXT:
-      return WireType::ext;
-  }
-  fail("invalid msgpack type byte " + std::to_string(c));
+  return kTypeOfFirstByte[c];
 }
 
 namespace {
@@ -229,6 +239,18 @@ bool Reader::read_bool() {
 }
 
 Reader::Integer Reader::read_integer() {
+  // The fixint forms (one byte: counters, small ids, small values) without the general path.
+  if (pos_ != end_) {
+    const std::uint8_t c = first_byte(pos_);
+    if (c <= 0x7f) {
+      ++pos_;
+      return {false, c};
+    }
+    if (c >= 0xe0) {
+      ++pos_;
+      return {true, std::uint64_t{256} - c};
+    }
+  }
   WireType t = peek();
   if (t != WireType::uint && t != WireType::sint) mismatch(*this, "int", t);
   need(1 + header_extra(static_cast<std::uint8_t>(*pos_)));
@@ -304,6 +326,16 @@ std::uint32_t Reader::read_counted(WireType expected, std::string_view expected_
 }
 
 std::string_view Reader::read_str() {
+  // fixstr (dict keys, short names) without the general path; whatever it does not take whole
+  // goes the general way, which also reports the errors.
+  if (pos_ != end_ && (first_byte(pos_) & 0xe0) == 0xa0) {
+    const std::size_t n = first_byte(pos_) & 0x1f;
+    if (n < remaining()) {
+      std::string_view s(pos_ + 1, n);
+      pos_ += 1 + n;
+      return s;
+    }
+  }
   std::uint32_t n = read_counted(WireType::str, "str", 1, "bytes");
   std::string_view s(pos_, n);
   pos_ += n;
@@ -311,6 +343,15 @@ std::string_view Reader::read_str() {
 }
 
 std::span<const std::byte> Reader::read_bin() {
+  // bin 8 (up to 255 bytes) without the general path, as read_str.
+  if (remaining() >= 2 && first_byte(pos_) == 0xc4) {
+    const std::size_t n = first_byte(pos_ + 1);
+    if (n <= remaining() - 2) {
+      std::span<const std::byte> b(reinterpret_cast<const std::byte*>(pos_ + 2), n);
+      pos_ += 2 + n;
+      return b;
+    }
+  }
   std::uint32_t n = read_counted(WireType::bin, "bytes", 1, "bytes");
   std::span<const std::byte> b(reinterpret_cast<const std::byte*>(pos_), n);
   pos_ += n;
@@ -318,10 +359,26 @@ std::span<const std::byte> Reader::read_bin() {
 }
 
 std::uint32_t Reader::read_array_header() {
+  // fixarray: each element needs at least a byte after the header.
+  if (pos_ != end_ && (first_byte(pos_) & 0xf0) == 0x90) {
+    const std::uint32_t n = first_byte(pos_) & 0x0f;
+    if (n < remaining()) {
+      ++pos_;
+      return n;
+    }
+  }
   return read_counted(WireType::array, "list", 1, "elements");
 }
 
 std::uint32_t Reader::read_map_header() {
+  // fixmap: each entry needs at least two bytes after the header.
+  if (pos_ != end_ && (first_byte(pos_) & 0xf0) == 0x80) {
+    const std::uint32_t n = first_byte(pos_) & 0x0f;
+    if (2 * n < remaining()) {
+      ++pos_;
+      return n;
+    }
+  }
   return read_counted(WireType::map, "dict", 2, "entries");
 }
 

@@ -55,6 +55,90 @@ TEST(Codec, IntegersAroundEveryMsgpackBoundary) {
   EXPECT_EQ(encode(INT64_MAX).data()[0], std::byte{0xcf});  // uint64, as the reference
 }
 
+// Reader::peek files every first byte in its family as the msgpack specification names them
+// (0xc1, which msgpack never uses, is refused).
+TEST(Wire, PeekFilesEveryFirstByteInItsFamily) {
+  auto family = [](unsigned c) {
+    if (c <= 0x7f || (c >= 0xcc && c <= 0xcf)) return WireType::uint;
+    if (c >= 0xe0 || (c >= 0xd0 && c <= 0xd3)) return WireType::sint;
+    if (c <= 0x8f || c == 0xde || c == 0xdf) return WireType::map;
+    if (c <= 0x9f || c == 0xdc || c == 0xdd) return WireType::array;
+    if (c <= 0xbf || (c >= 0xd9 && c <= 0xdb)) return WireType::str;
+    if (c == 0xc0) return WireType::nil;
+    if (c == 0xc2 || c == 0xc3) return WireType::boolean;
+    if (c >= 0xc4 && c <= 0xc6) return WireType::bin;
+    if (c == 0xca) return WireType::float32;
+    if (c == 0xcb) return WireType::float64;
+    return WireType::ext;  // 0xc7-0xc9 ext 8/16/32, 0xd4-0xd8 fixext
+  };
+  for (unsigned c = 0; c < 256; ++c) {
+    const std::array<std::byte, 1> input{static_cast<std::byte>(c)};
+    Reader r(input);
+    if (c == 0xc1) {
+      EXPECT_THROW(r.peek(), DecodeError);
+    } else {
+      EXPECT_EQ(r.peek(), family(c)) << "first byte 0x" << std::hex << c;
+    }
+  }
+}
+
+// The one-byte headers (fixstr, fixmap, fixarray, bin 8, fixint) are read apart from the general
+// forms; both must take the same values and refuse the same truncations.
+TEST(Wire, ShortFormsReadAndRefuseLikeTheGeneralForms) {
+  auto bytes = [](std::initializer_list<unsigned> list) {
+    std::vector<std::byte> out;
+    for (unsigned b : list) out.push_back(static_cast<std::byte>(b));
+    return out;
+  };
+  {
+    auto in = bytes({0xa2, 'i', 'd', 0xd9, 0x02, 'i', 'd'});  // fixstr and str 8
+    Reader r(in);
+    EXPECT_EQ(r.read_str(), "id");
+    EXPECT_EQ(r.read_str(), "id");
+    EXPECT_TRUE(r.at_end());
+  }
+  for (auto in : {bytes({0xa3, 'i', 'd'}), bytes({0xc4, 0x03, 1, 2}), bytes({0x82, 0x01, 0x02}),
+                  bytes({0x92, 0x01}), bytes({0xa1})}) {
+    Reader r(in);
+    switch (r.peek()) {
+      case WireType::str:
+        EXPECT_THROW(r.read_str(), DecodeError);
+        break;
+      case WireType::bin:
+        EXPECT_THROW(r.read_bin(), DecodeError);
+        break;
+      case WireType::map:
+        EXPECT_THROW(r.read_map_header(), DecodeError);
+        break;
+      default:
+        EXPECT_THROW(r.read_array_header(), DecodeError);
+        break;
+    }
+    EXPECT_EQ(r.offset(), 0u) << "a refused header is not consumed";
+  }
+  {
+    auto in = bytes({0x81, 0x01, 0x02, 0x91, 0x03, 0xc4, 0x02, 7, 8, 0x00, 0x7f, 0xe0, 0xff});
+    Reader r(in);
+    EXPECT_EQ(r.read_map_header(), 1u);
+    EXPECT_EQ(r.read_int64(), 1);
+    EXPECT_EQ(r.read_int64(), 2);
+    EXPECT_EQ(r.read_array_header(), 1u);
+    EXPECT_EQ(r.read_int64(), 3);
+    EXPECT_EQ(r.read_bin().size(), 2u);
+    EXPECT_EQ(r.read_int64(), 0);
+    EXPECT_EQ(r.read_int64(), 127);
+    EXPECT_EQ(r.read_int64(), -32);
+    EXPECT_EQ(r.read_int64(), -1);
+    EXPECT_TRUE(r.at_end());
+  }
+  {
+    auto in = bytes({0xa1, 'x'});  // a str is not a bin, nor an int
+    Reader r(in);
+    EXPECT_THROW(r.read_bin(), TypeMismatchError);
+    EXPECT_THROW(r.read_int64(), TypeMismatchError);
+  }
+}
+
 TEST(Codec, NarrowIntegersRejectWhatDoesNotFit) {
   EXPECT_EQ(decode<std::int8_t>(encode(-128).view()), -128);
   EXPECT_THROW(decode<std::int8_t>(encode(128).view()), TypeMismatchError);
@@ -346,6 +430,44 @@ TEST(Envelope, PrefixesIdsLikeTheReference) {
   EXPECT_EQ(MessageId::from_value(Value(BigInt::from_string("-18446744073709551617"))).to_string(),
             "-18446744073709551617");
   EXPECT_THROW(MessageId::from_value(Value(1.5)), SerializationError);
+}
+
+// A receiver checks a message once (check_message) and decodes its payload from where the check
+// found it (decode_received): the same object, and the same errors at the same offsets, as
+// unpacking the whole message.
+TEST(Envelope, DecodingTheCheckedPayloadIsUnpackingTheMessage) {
+  for (WireFormat format : {WireFormat::v4, WireFormat::v5}) {
+    SCOPED_TRACE(format == WireFormat::v4 ? "4.x" : "5.x");
+    const auto object = std::make_tuple(std::string("hi"), -3, Bytes(300, std::byte{7}));
+    const ByteBuffer packed = pack_message(object, MessageId(12), {}, format);
+    ReceivedBody body(std::string(reinterpret_cast<const char*>(packed.data()), packed.size()));
+    CheckedMessage checked = check_message(body.bytes(), {}, format);
+    EXPECT_EQ(checked.id, MessageId(12));
+    ASSERT_FALSE(checked.payload.empty());
+    body.note_payload(checked.payload);
+    EXPECT_EQ((decode_received<decltype(object)>(body, {}, {}, format)), object);
+    EXPECT_EQ(decode_received<Value>(body, {}, {}, format),
+              unpack_message<Value>(body.bytes(), {}, {}, format).object);
+    // Decoded as what it is not: the error, and where it points, are unpacking's.
+    std::string unpack_error;
+    std::string decode_error;
+    try {
+      unpack_message<std::tuple<std::string, std::string>>(body.bytes(), {}, {}, format);
+    } catch (const TypeMismatchError& e) {
+      unpack_error = e.what();
+    }
+    try {
+      decode_received<std::tuple<std::string, std::string>>(body, {}, {}, format);
+    } catch (const TypeMismatchError& e) {
+      decode_error = e.what();
+    }
+    EXPECT_FALSE(decode_error.empty());
+    EXPECT_EQ(decode_error, unpack_error);
+  }
+  // A body nobody checked is unpacked whole.
+  const ByteBuffer packed = pack_message(std::string("x"), MessageId(1));
+  ReceivedBody unchecked(std::string(reinterpret_cast<const char*>(packed.data()), packed.size()));
+  EXPECT_EQ(decode_received<std::string>(unchecked, {}, {}, WireFormat::v4), "x");
 }
 
 TEST(Envelope, NilPayloadIsAPayload) {

@@ -77,15 +77,15 @@ void BodyBuffers::Filling::commit(std::size_t n) noexcept {
   region_->written(size_);
 }
 
-Body BodyBuffers::Filling::finish() && {
+UncheckedBody BodyBuffers::Filling::finish() && {
   Region* region = region_.release();
   std::weak_ptr<BodyBuffers> buffers = owner_;
   std::shared_ptr<const void> holder(region, [buffers](Region* r) {
     std::unique_ptr<Region> owned(r);
     if (auto b = buffers.lock()) b->give_back(std::move(owned));
   });  // (without an owner, the weak pointer is empty and the region is unmapped)
-  return std::make_shared<const ReceivedBody>(std::string_view(region->data(), size_),
-                                              std::move(holder), region->footprint());
+  return std::make_shared<ReceivedBody>(std::string_view(region->data(), size_), std::move(holder),
+                                        region->footprint());
 }
 
 BodyBuffers::Filling BodyBuffers::fill(std::size_t capacity, bool known_length) {

@@ -81,7 +81,7 @@ class BodyBuffers : public std::enable_shared_from_this<BodyBuffers> {
     /// before its first byte, to be counted like bytes that arrived.
     std::size_t resident() const noexcept { return region_->footprint(); }
     /// The finished body; the region goes back to the buffers when its last holder lets go.
-    Body finish() &&;
+    UncheckedBody finish() &&;
 
    private:
     std::shared_ptr<BodyBuffers> owner_;

@@ -26,6 +26,8 @@ namespace tno::mpc::communication::net {
 /// A received message body as the server read it: shared between the mailbox and the receiver,
 /// never copied.
 using Body = std::shared_ptr<const ReceivedBody>;
+/// A body the server has just read, before its check notes where its payload lies.
+using UncheckedBody = std::shared_ptr<ReceivedBody>;
 
 /// How a receive ends: called exactly once, with the body, or with the error that ended the wait
 /// (the body is then null).

@@ -109,13 +109,17 @@ std::variant<PeerRegistry::Sender, Response> screen(ServerState& s, const Reques
 }
 
 std::optional<Response> handle(ServerState& s, const RequestHead& req,
-                               const PeerRegistry::Sender& from, Body body,
+                               const PeerRegistry::Sender& from, UncheckedBody body,
                                Mailbox::Arrival& arrival) {
   const Peer& peer = *from.peer;
   std::optional<MessageId> id;
   try {
-    // One validating pass over the payload: its structure, not its values (decoded in recv).
-    id = validate_message(body->bytes(), s.config.decode_limits, s.config.wire_format);
+    // One validating pass over the payload: its structure, not its values, which recv decodes
+    // from where this pass found them.
+    CheckedMessage checked =
+        check_message(body->bytes(), s.config.decode_limits, s.config.wire_format);
+    id = std::move(checked.id);
+    body->note_payload(checked.payload);
   } catch (const SerializationError& e) {
     // A peer that sends garbage in a loop must not fill the log: one line per few seconds.
     if (auto held_back = s.refused_messages.allow()) {

@@ -27,7 +27,7 @@ std::variant<PeerRegistry::Sender, Response> screen(ServerState& s, const Reques
 /// `arrival`). The answer: none when the message was taken (then 200 "Message received", see
 /// received()), else 409, 500 or 503.
 std::optional<Response> handle(ServerState& s, const RequestHead& req,
-                               const PeerRegistry::Sender& from, Body body,
+                               const PeerRegistry::Sender& from, UncheckedBody body,
                                Mailbox::Arrival& arrival);
 
 /// 503: no room now for a message of `body_bytes` from `peer` (the sender retries).

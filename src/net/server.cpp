@@ -52,7 +52,7 @@ bool is_http_error(const beast::error_code& ec) {
 // How reading a body ended: with the body, with a refusal to answer before closing, or with the
 // connection gone.
 struct BodyRead {
-  Body body;
+  UncheckedBody body;
   std::optional<Response> refusal;
 };
 
@@ -158,8 +158,7 @@ asio::awaitable<BodyRead> read_small_body(State& s, Stream& stream, beast::flat_
   if (ec == http::error::end_of_stream || ec == http::error::partial_message) co_return BodyRead{};
   if (ec && is_http_error(ec)) co_return BodyRead{nullptr, unreadable(s, ec)};
   if (ec) co_return BodyRead{};
-  co_return BodyRead{std::make_shared<const ReceivedBody>(std::move(parser.get().body())),
-                     std::nullopt};
+  co_return BodyRead{std::make_shared<ReceivedBody>(std::move(parser.get().body())), std::nullopt};
 }
 
 // Where a connection's bytes are read and written, below Beast's per-operation timers (the
@@ -332,8 +331,7 @@ enum class Next { request, close };
 std::optional<Response> take_quick(State& s, const RequestHead& head,
                                    const PeerRegistry::Sender& sender, std::string body,
                                    Mailbox::Arrival& arrival, OwedAnswers& owed) {
-  auto res =
-      handle(s, head, sender, std::make_shared<const ReceivedBody>(std::move(body)), arrival);
+  auto res = handle(s, head, sender, std::make_shared<ReceivedBody>(std::move(body)), arrival);
   if (!res) owed.bytes += received_bytes();
   return res;
 }

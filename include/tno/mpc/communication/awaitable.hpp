@@ -90,9 +90,7 @@ auto async_recv(Pool& pool, std::string_view peer, std::optional<MessageId> id =
             T value{};
             if (!error) {
               try {
-                value = unpack_message<T>(as_bytes(*body), limits, SerializationContext{name, ""},
-                                          format)
-                            .object;
+                value = decode_received<T>(*body, limits, SerializationContext{name, ""}, format);
               } catch (...) {
                 error = std::current_exception();
               }

@@ -112,6 +112,13 @@ class ReceivedBody {
   std::span<const std::byte> bytes() const noexcept { return as_bytes(view_); }
   /// The memory the body holds (at least its size): what a receiver's room counts for it.
   std::size_t footprint() const noexcept { return footprint_; }
+  /// Where the message's payload lies in it (in 5.x, the packed bytes the message wraps), as the
+  /// receiver's check of the message found it, so that decoding need not read the envelope
+  /// again; empty when nobody noted it (a payload is never empty).
+  std::span<const std::byte> payload() const noexcept { return payload_; }
+  /// Notes `payload()`, a part of these bytes; by whoever checked the message, before the body is
+  /// shared.
+  void note_payload(std::span<const std::byte> payload) noexcept { payload_ = payload; }
   friend bool operator==(const ReceivedBody& a, const ReceivedBody& b) noexcept {
     return a.view_ == b.view_;
   }
@@ -121,6 +128,7 @@ class ReceivedBody {
   std::string_view view_;
   std::shared_ptr<const void> owner_;
   std::size_t footprint_;
+  std::span<const std::byte> payload_{};
 };
 
 inline std::span<const std::byte> as_bytes(const ReceivedBody& body) noexcept {

@@ -167,10 +167,45 @@ Message<T> unpack_message(std::span<const std::byte> bytes, const DecodeLimits& 
   return Message<T>{std::move(*object), std::move(id)};
 }
 
+/// A message whose envelope and payload structure were checked: its id, and where its payload
+/// lies in its bytes (in 5.x, the packed bytes the message wraps).
+struct CheckedMessage {
+  MessageId id;
+  std::span<const std::byte> payload;
+};
+
 /// Checks that `bytes` are one whole message of `format` — its envelope and the structure of its
-/// payload, without decoding the payload's values or allocating for them — and returns its id.
-/// What a receiver does before it answers 200. Throws DecodeError.
+/// payload, without decoding the payload's values or allocating for them. What a receiver does
+/// before it answers 200. Throws DecodeError.
+CheckedMessage check_message(std::span<const std::byte> bytes, const DecodeLimits& limits = {},
+                             WireFormat format = WireFormat::v4);
+/// check_message's id alone.
 MessageId validate_message(std::span<const std::byte> bytes, const DecodeLimits& limits = {},
                            WireFormat format = WireFormat::v4);
+
+/// Decodes a received message's object as T. The payload that the receiver's check noted in
+/// `body` is decoded directly (the envelope is not read twice); a body without one is unpacked
+/// whole. Throws the codec's errors, as unpack_message.
+template <Decodable T = Value>
+T decode_received(const ReceivedBody& body, const DecodeLimits& limits,
+                  const SerializationContext& context, WireFormat format) {
+  const std::span<const std::byte> payload = body.payload();
+  if (payload.empty()) return unpack_message<T>(body.bytes(), limits, context, format).object;
+  if (format == WireFormat::v5) {
+    Reader inner(payload, limits, context);
+    T object = decode_from<T>(inner);
+    if (!inner.at_end()) inner.fail("trailing bytes after the wrapped object");
+    return object;
+  }
+  // Read in place, within the whole message, so that errors give offsets in the message.
+  Reader r(body.bytes(), limits, context);
+  const auto start = static_cast<std::size_t>(payload.data() - body.bytes().data());
+  r.seek(start);
+  T object = decode_from<T>(r);
+  if (r.offset() != start + payload.size()) {
+    r.fail("the decoder of the object did not read exactly the object");
+  }
+  return object;
+}
 
 }  // namespace tno::mpc::communication

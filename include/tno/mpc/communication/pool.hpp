@@ -180,9 +180,8 @@ class Pool {
          std::optional<std::chrono::milliseconds> timeout = std::nullopt) {
     std::string name(peer);
     Body body = receive(name, id, timeout);
-    return unpack_message<T>(as_bytes(*body), config_.decode_limits, SerializationContext{name, ""},
-                             config_.wire_format)
-        .object;
+    return decode_received<T>(*body, config_.decode_limits, SerializationContext{name, ""},
+                              config_.wire_format);
   }
   /// Like recv(), but decodes views into the received message instead of copies: a 1 GiB bytes
   /// payload received as std::span<const std::byte> costs no second gigabyte.
@@ -191,9 +190,8 @@ class Pool {
                             std::optional<std::chrono::milliseconds> timeout = std::nullopt) {
     std::string name(peer);
     Body body = receive(name, id, timeout);
-    T value = unpack_message<T>(as_bytes(*body), config_.decode_limits,
-                                SerializationContext{name, ""}, config_.wire_format)
-                  .object;
+    T value = decode_received<T>(*body, config_.decode_limits, SerializationContext{name, ""},
+                                 config_.wire_format);
     return Borrowed<T>{std::move(body), std::move(value)};
   }
   /// Returns at once (the receive counter moves now); the handle yields what recv() would.
@@ -358,9 +356,8 @@ T PendingMessage<T>::get() {
   pool_->wait_ready(body_, std::nullopt);
   Body body = body_.get();
   const PoolConfig& config = pool_->config();
-  return unpack_message<T>(as_bytes(*body), config.decode_limits, SerializationContext{peer_, ""},
-                           config.wire_format)
-      .object;
+  return decode_received<T>(*body, config.decode_limits, SerializationContext{peer_, ""},
+                            config.wire_format);
 }
 
 }  // namespace tno::mpc::communication
