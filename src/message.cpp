@@ -39,6 +39,10 @@ std::uint32_t bin_size(std::size_t bytes) {
 
 namespace detail {
 
+void expect_whole_wrapped_payload_read(const Reader& inner) {
+  if (!inner.at_end()) inner.fail("trailing bytes after the wrapped object");
+}
+
 OpenEnvelope open_envelope(Writer& w, WireFormat format, std::optional<std::size_t> payload_bytes) {
   w.write_map_header(2);
   w.write_str(kObjectKey);
@@ -73,7 +77,7 @@ MessageId read_message(std::span<const std::byte> bytes, const DecodeLimits& lim
       if (format == WireFormat::v5) {
         Reader inner(read_wrapped_payload(r), r.limits(), r.context());
         on_payload(inner, state);
-        if (!inner.at_end()) inner.fail("trailing bytes after the wrapped object");
+        expect_whole_wrapped_payload_read(inner);
       } else {
         on_payload(r, state);
       }

@@ -14,7 +14,25 @@
 #include "tno/mpc/communication/message.hpp"
 
 namespace tno::mpc::communication {
+namespace test_types {
+// A decoder that reads only the first element of a list (for tests of decoders that stop short).
+struct FirstOfList {
+  int first = 0;
+};
+}  // namespace test_types
+template <>
+struct Codec<test_types::FirstOfList> {
+  static void encode(Writer& w, const test_types::FirstOfList& v) {
+    w.write_array_header(1);
+    w.write_int(v.first);
+  }
+  static test_types::FirstOfList decode(Reader& r) {
+    r.read_array_header();
+    return {static_cast<int>(r.read_int64())};
+  }
+};
 namespace {
+using test_types::FirstOfList;
 
 template <class T>
 T round_trip(const T& v) {
@@ -97,7 +115,8 @@ TEST(Wire, ShortFormsReadAndRefuseLikeTheGeneralForms) {
     EXPECT_EQ(r.read_str(), "id");
     EXPECT_TRUE(r.at_end());
   }
-  for (auto in : {bytes({0xa3, 'i', 'd'}), bytes({0xc4, 0x03, 1, 2}), bytes({0x82, 0x01, 0x02}),
+  // Each one byte short of its form's rule: a str or bin needs its n bytes, an array n, a map 2n.
+  for (auto in : {bytes({0xa3, 'i', 'd'}), bytes({0xc4, 0x03, 1, 2}), bytes({0x82, 1, 2, 3}),
                   bytes({0x92, 0x01}), bytes({0xa1})}) {
     Reader r(in);
     switch (r.peek()) {
@@ -443,31 +462,52 @@ TEST(Envelope, DecodingTheCheckedPayloadIsUnpackingTheMessage) {
     ReceivedBody body(std::string(reinterpret_cast<const char*>(packed.data()), packed.size()));
     CheckedMessage checked = check_message(body.bytes(), {}, format);
     EXPECT_EQ(checked.id, MessageId(12));
-    ASSERT_FALSE(checked.payload.empty());
+    EXPECT_EQ(test::to_hex(checked.payload), test::to_hex(encode(object).view()));
     body.note_payload(checked.payload);
     EXPECT_EQ((decode_received<decltype(object)>(body, {}, {}, format)), object);
     EXPECT_EQ(decode_received<Value>(body, {}, {}, format),
               unpack_message<Value>(body.bytes(), {}, {}, format).object);
-    // Decoded as what it is not: the error, and where it points, are unpacking's.
+    // Decoded as what it is not: the error, and the byte it points at, are unpacking's.
+    using Wrong = std::tuple<int, std::string, Bytes>;
     std::string unpack_error;
     std::string decode_error;
     try {
-      unpack_message<std::tuple<std::string, std::string>>(body.bytes(), {}, {}, format);
+      unpack_message<Wrong>(body.bytes(), {}, {}, format);
     } catch (const TypeMismatchError& e) {
       unpack_error = e.what();
     }
     try {
-      decode_received<std::tuple<std::string, std::string>>(body, {}, {}, format);
+      decode_received<Wrong>(body, {}, {}, format);
     } catch (const TypeMismatchError& e) {
       decode_error = e.what();
     }
-    EXPECT_FALSE(decode_error.empty());
+    EXPECT_NE(decode_error.find("(at byte "), std::string::npos) << decode_error;
     EXPECT_EQ(decode_error, unpack_error);
   }
   // A body nobody checked is unpacked whole.
   const ByteBuffer packed = pack_message(std::string("x"), MessageId(1));
   ReceivedBody unchecked(std::string(reinterpret_cast<const char*>(packed.data()), packed.size()));
   EXPECT_EQ(decode_received<std::string>(unchecked, {}, {}, WireFormat::v4), "x");
+}
+
+// decode_received reads the noted payload, not the envelope again: a decoder that stops inside
+// the object is told so, where unpacking the whole message trips over the bytes after it.
+TEST(Envelope, DecodingTheCheckedPayloadNoticesADecoderThatStopsShort) {
+  for (WireFormat format : {WireFormat::v4, WireFormat::v5}) {
+    SCOPED_TRACE(format == WireFormat::v4 ? "4.x" : "5.x");
+    const ByteBuffer packed = pack_message(std::vector<int>{1, 2}, MessageId(3), {}, format);
+    ReceivedBody body(std::string(reinterpret_cast<const char*>(packed.data()), packed.size()));
+    body.note_payload(check_message(body.bytes(), {}, format).payload);
+    try {
+      decode_received<FirstOfList>(body, {}, {}, format);
+      ADD_FAILURE() << "a decoder that stops short was not noticed";
+    } catch (const DecodeError& e) {
+      EXPECT_NE(std::string(e.what()).find(format == WireFormat::v4 ? "did not read exactly"
+                                                                    : "trailing bytes"),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 TEST(Envelope, NilPayloadIsAPayload) {

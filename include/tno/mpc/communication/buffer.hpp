@@ -9,6 +9,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cassert>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -103,6 +104,8 @@ class ReceivedBody {
   ReceivedBody(std::string_view bytes, std::shared_ptr<const void> owner,
                std::size_t footprint) noexcept
       : view_(bytes), owner_(std::move(owner)), footprint_(footprint) {}
+  // Neither copied nor moved: `view_` (into `text_` for a small body) and `payload_` point into
+  // the object's own bytes.
   ReceivedBody(const ReceivedBody&) = delete;
   ReceivedBody& operator=(const ReceivedBody&) = delete;
 
@@ -118,7 +121,11 @@ class ReceivedBody {
   std::span<const std::byte> payload() const noexcept { return payload_; }
   /// Notes `payload()`, a part of these bytes; by whoever checked the message, before the body is
   /// shared.
-  void note_payload(std::span<const std::byte> payload) noexcept { payload_ = payload; }
+  void note_payload(std::span<const std::byte> payload) noexcept {
+    assert(payload.data() >= bytes().data() &&
+           payload.data() + payload.size() <= bytes().data() + bytes().size());
+    payload_ = payload;
+  }
   friend bool operator==(const ReceivedBody& a, const ReceivedBody& b) noexcept {
     return a.view_ == b.view_;
   }

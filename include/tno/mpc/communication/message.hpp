@@ -4,7 +4,8 @@
 //   ByteBuffer body = pack_message(std::make_tuple(1, "a"), MessageId("round-1"));
 //   auto [object, id] = unpack_message<std::tuple<int, std::string>>(body.view());
 //
-// The envelope is written by the functions of this header only, and read by read_message only:
+// The envelope is written by the functions of this header only, and read by read_message only
+// (decode_received reads a payload that read_message found):
 // pack_message, the pool's broadcast (one encoded payload for every peer) and its sends in place
 // (payload bytes that go out from the caller's memory) all share one layout.
 #pragma once
@@ -87,6 +88,10 @@ OpenEnvelope open_envelope(Writer& w, WireFormat format,
 /// Writes what follows the payload (the "id" key and the id), after closing the 5.x bin that
 /// `open` left open. `w` may be another buffer than open_envelope's when the payload was sized.
 void close_envelope(Writer& w, const OpenEnvelope& open, const MessageId& id);
+
+/// Throws DecodeError unless `inner`, a reader over the payload that a 5.x message wraps, read
+/// all of it.
+void expect_whole_wrapped_payload_read(const Reader& inner);
 
 /// Reads a whole message of `format` from `bytes`: calls `on_payload` with a reader positioned
 /// at the payload (in 5.x, a reader over the wrapped bytes), which must consume exactly the
@@ -185,7 +190,8 @@ MessageId validate_message(std::span<const std::byte> bytes, const DecodeLimits&
 
 /// Decodes a received message's object as T. The payload that the receiver's check noted in
 /// `body` is decoded directly (the envelope is not read twice); a body without one is unpacked
-/// whole. Throws the codec's errors, as unpack_message.
+/// whole. Throws the codec's errors, as unpack_message does, and DecodeError when T's decoder
+/// reads less or more than the object (where unpack_message fails on the bytes that follow).
 template <Decodable T = Value>
 T decode_received(const ReceivedBody& body, const DecodeLimits& limits,
                   const SerializationContext& context, WireFormat format) {
@@ -194,7 +200,7 @@ T decode_received(const ReceivedBody& body, const DecodeLimits& limits,
   if (format == WireFormat::v5) {
     Reader inner(payload, limits, context);
     T object = decode_from<T>(inner);
-    if (!inner.at_end()) inner.fail("trailing bytes after the wrapped object");
+    detail::expect_whole_wrapped_payload_read(inner);
     return object;
   }
   // Read in place, within the whole message, so that errors give offsets in the message.
