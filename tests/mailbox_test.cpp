@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdint>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -103,6 +105,57 @@ TEST(Mailbox, IntAndStrIdsAndPeersAreKeptApart) {
   EXPECT_EQ(as_str.body->view(), "str");
   EXPECT_EQ(as_int.body->view(), "int");
   EXPECT_EQ(from_bob.body->view(), "bob");
+}
+
+// Int ids that fit int64_t are keyed by their number, others by their text: ids of every size
+// meet their own messages, and an int that arrives decoded from an unsigned form meets the same
+// int made by a program.
+TEST(Mailbox, IdsOfEverySizeMeetTheirOwnMessages) {
+  Mailbox box(room(100000));
+  const std::vector<MessageId> ids{
+      MessageId(std::numeric_limits<std::int64_t>::min()),
+      MessageId(-1),
+      MessageId(0),
+      MessageId(std::numeric_limits<std::int64_t>::max()),
+      MessageId::from_value(Value(std::numeric_limits<std::uint64_t>::max())),
+      MessageId::from_value(Value(BigInt::from_string("18446744073709551616"))),
+      MessageId::from_value(Value(BigInt::from_string("-18446744073709551617"))),
+      MessageId("9223372036854775807"),
+      MessageId(""),
+  };
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(box.offer("alice", ids[i], body_of(std::to_string(i))), Mailbox::Outcome::stored)
+        << ids[i].to_string();
+  }
+  for (std::size_t i = ids.size(); i-- > 0;) {
+    Received r;
+    box.take_or_wait("alice", ids[i], r.completion());
+    ASSERT_EQ(r.calls, 1) << ids[i].to_string();
+    EXPECT_EQ(r.body->view(), std::to_string(i));
+  }
+  EXPECT_EQ(box.stored_messages("alice"), 0u);
+  EXPECT_EQ(box.offer("alice", MessageId::from_value(Value(std::uint64_t{5})), body_of("five")),
+            Mailbox::Outcome::stored);
+  Received five;
+  box.take_or_wait("alice", MessageId(5), five.completion());
+  ASSERT_EQ(five.calls, 1);
+  EXPECT_EQ(five.body->view(), "five");
+}
+
+// A wait for a peer's least id (the least int, the empty str) is found when the room asks
+// whether a receive waits for that peer.
+TEST(Mailbox, AWaitForThePeersLeastIdCounts) {
+  for (const MessageId& least :
+       {MessageId(std::numeric_limits<std::int64_t>::min()), MessageId("")}) {
+    Mailbox box(room(kRoom));
+    EXPECT_EQ(box.offer("alice", MessageId(9), body_of(std::string(1500, 'a'))),
+              Mailbox::Outcome::stored);
+    EXPECT_EQ(box.room_for("alice", 600), Mailbox::Room::none);
+    Received r;
+    box.take_or_wait("alice", least, r.completion());
+    EXPECT_EQ(box.room_for("alice", 600), Mailbox::Room::only_if_awaited) << least.to_string();
+    EXPECT_EQ(box.room_for("bob", 600), Mailbox::Room::available);
+  }
 }
 
 TEST(Mailbox, WaitingTwiceForOneMessageIsRefused) {

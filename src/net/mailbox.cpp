@@ -1,5 +1,7 @@
 #include "net/mailbox.hpp"
 
+#include <limits>
+#include <optional>
 #include <utility>
 
 #include "tno/mpc/communication/errors.hpp"
@@ -9,14 +11,24 @@ namespace tno::mpc::communication::net {
 Mailbox::Mailbox(Limits limits) : limits_(limits) {}
 
 Mailbox::Key Mailbox::key_of(const std::string& peer, const MessageId& id) {
-  Key key{peer, id.is_str(), id.to_string()};
   const std::hash<std::string> hash;
-  key.hash = (hash(key.peer) * 31 + key.is_str) ^ hash(key.id);
+  Key key{peer, id.is_str(), 0, {}, 0};
+  std::size_t id_hash = 0;
+  if (const auto number = id.is_str() ? std::nullopt : id.value().to_int64()) {
+    key.number = *number;
+    id_hash = static_cast<std::size_t>(*number) * 0x9e3779b97f4a7c15u;  // spreads counters
+  } else {
+    key.text = id.to_string();
+    id_hash = hash(key.text);
+  }
+  key.hash = (hash(key.peer) * 31 + key.is_str) ^ id_hash;
   return key;
 }
 
 bool Mailbox::awaits_message_from(std::string_view peer) const {
-  auto it = waiting_.lower_bound(Key{std::string(peer), false, "", 0});
+  // The least key of `peer`: ints before strs, the least number, no text.
+  auto it = waiting_.lower_bound(
+      Key{std::string(peer), false, std::numeric_limits<std::int64_t>::min(), "", 0});
   return it != waiting_.end() && it->first.peer == peer;
 }
 

@@ -127,11 +127,15 @@ class Mailbox {
 
  private:
   // Ints and strs are different ids (5 != "5"); ordered by peer first, so that the waits for one
-  // peer are one range. Its hash is computed once, by key_of(), as the table asks for it often.
+  // peer are one range. An int id that fits int64_t (a counter, mostly) is kept as that number,
+  // any other id as its text (a str, or an int beyond int64_t in decimal): a Value holds every
+  // int that fits as int64_t, so one id has one key. Its hash is computed once, by key_of(), as
+  // the table asks for it often.
   struct Key {
     std::string peer;
     bool is_str = false;
-    std::string id;
+    std::int64_t number = 0;
+    std::string text;
     std::size_t hash = 0;  // of the others
     auto operator<=>(const Key&) const = default;
   };
