@@ -61,14 +61,24 @@ def start(cmd, stdout=subprocess.PIPE):
 
 
 def finish(proc, timeout=600):
-    """Waits for `proc`; returns its stdout, stderr and CPU seconds (user + system, from wait4)."""
+    """Waits for `proc`; returns its stdout, stderr and resource usage (from wait4)."""
     out = proc.stdout.read() if proc.stdout else ""
     err = proc.stderr.read() if proc.stderr else ""
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"{proc.args} exited with {proc.returncode}: {err.strip()[:300]}")
-    return out, err, usage.ru_utime + usage.ru_stime
+    return out, err, usage
+
+
+def cpu_s(usage):
+    """User + system seconds."""
+    return usage.ru_utime + usage.ru_stime
+
+
+def switches(usage):
+    """Context switches, voluntary (waits) and involuntary (preemptions)."""
+    return usage.ru_nvcsw + usage.ru_nivcsw
 
 
 def raw(build, mode, size, count, certs=None, placement="separate"):
@@ -80,10 +90,11 @@ def raw(build, mode, size, count, certs=None, placement="separate"):
     time.sleep(0.2)
     client = start(on_core(0, placement) + [exe, "client", f"127.0.0.1:{server_port}", mode,
                                             str(size), str(count), "--json"] + tls)
-    out, _, cpu_client = finish(client)
-    _, _, cpu_server = finish(server)
+    out, _, client_usage = finish(client)
+    _, _, server_usage = finish(server)
     result = json_lines(out)[0]
-    result["cpu_s"] = cpu_client + cpu_server
+    result["cpu_s"] = cpu_s(client_usage) + cpu_s(server_usage)
+    result["switches"] = switches(client_usage) + switches(server_usage)
     result["cpu_per_message_us"] = result["cpu_s"] / count * 1e6
     return result
 
@@ -108,10 +119,11 @@ def library(build, size, count, one_way=False, inflight=1, certs=None, peak_memo
                      "--size", str(size), "--count", str(count), "--inflight", str(inflight),
                      "--json"] + (["--one-way"] if one_way else [])
                   + ([] if warmup is None else ["--warmup", str(warmup)]) + tls_a)
-    out, err, cpu_bench = finish(bench)
-    _, echo_err, cpu_echo = finish(echo)
+    out, err, bench_usage = finish(bench)
+    _, echo_err, echo_usage = finish(echo)
     result = json_lines(out)[0]
-    result["cpu_s"] = cpu_bench + cpu_echo
+    result["cpu_s"] = cpu_s(bench_usage) + cpu_s(echo_usage)
+    result["switches"] = switches(bench_usage) + switches(echo_usage)
     result["cpu_per_message_us"] = result["cpu_s"] / count * 1e6
     if peak_memory:
         result["sender_peak_rss_mb"] = peak_kb(err) / 1024
@@ -126,6 +138,7 @@ def without_start_up(measure, count):
     short = max(10, count // 10)
     full, brief = measure(count), measure(short)
     full["cpu_per_message_us"] = (full["cpu_s"] - brief["cpu_s"]) / (count - short) * 1e6
+    full["switches_per_message"] = (full["switches"] - brief["switches"]) / (count - short)
     return full
 
 
@@ -354,6 +367,13 @@ def main():
               f"{p50['library_separate']:7.1f} us (raw {p50['raw_tcp_separate']:6.1f}); TLS one "
               f"core: CPU {cpu['library_tls']:8.1f} us (raw TLS {cpu['raw_tls']:7.1f}, "
               f"x{row['cpu_ratio_tls']:.2f})", flush=True)
+        if size == 64:
+            sw = {k: row[k]["switches_per_message"]
+                  for k in ("library", "raw_tcp", "library_beside_floor", "protocol_floor")}
+            print(f"round trip       64 B, one core: context switches per round trip (both "
+                  f"processes) library {sw['library']:.2f} (raw TCP {sw['raw_tcp']:.2f}); "
+                  f"beside the protocol floor {sw['library_beside_floor']:.2f} (floor "
+                  f"{sw['protocol_floor']:.2f})", flush=True)
         if "protocol_floor" in row:
             print(f"round trip       64 B, one core: protocol floor (two HTTP exchanges over raw "
                   f"TCP, nothing parsed) CPU {cpu['protocol_floor']:.1f} us, p50 "
