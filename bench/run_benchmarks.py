@@ -131,6 +131,17 @@ def library(build, size, count, one_way=False, inflight=1, certs=None, peak_memo
     return result
 
 
+def beside_busy_process(measure):
+    """`measure()` while a busy loop runs on core 0, where the "same" placement puts both parties:
+    what a round trip costs where the parties share their core with a process that computes."""
+    busy = start(on_core(0, "same") + ["sh", "-c", "while :; do :; done"], stdout=subprocess.DEVNULL)
+    try:
+        return measure()
+    finally:
+        busy.kill()
+        busy.wait()
+
+
 def without_start_up(measure, count):
     """`measure(count)`, with its CPU per message counted without start-up and shutdown: the CPU
     of a run a tenth as long is subtracted (processes, pools, connections and TLS handshakes
@@ -356,6 +367,13 @@ def main():
                     lambda c: library(args.build, size, c, placement="same"), n),
                 lambda: without_start_up(
                     lambda c: raw(args.build, "exchange", size, c, placement="same"), n))
+            # Beside a busy process on the same core: round trips per second of both.
+            row["library_beside_busy"], row["raw_tcp_beside_busy"] = paired(
+                3, "messages_per_s",
+                lambda: beside_busy_process(
+                    lambda: library(args.build, size, n, placement="same")),
+                lambda: beside_busy_process(
+                    lambda: raw(args.build, "pingpong", size, n, placement="same")))
         cpu = {k: r["cpu_per_message_us"] for k, r in row.items() if isinstance(r, dict)}
         p50 = {k: r["rtt_median_us"] for k, r in row.items() if isinstance(r, dict)}
         row["cpu_ratio_tcp"] = cpu["library"] / cpu["raw_tcp"]
@@ -374,6 +392,12 @@ def main():
                   f"processes) library {sw['library']:.2f} (raw TCP {sw['raw_tcp']:.2f}); "
                   f"beside the protocol floor {sw['library_beside_floor']:.2f} (floor "
                   f"{sw['protocol_floor']:.2f})", flush=True)
+        if "library_beside_busy" in row:
+            lib, base = row["library_beside_busy"], row["raw_tcp_beside_busy"]
+            print(f"round trip       64 B, one core beside a busy process: library "
+                  f"{lib['messages_per_s']:,.0f}/s, p50 {lib['rtt_median_us']:.1f} us, p99 "
+                  f"{lib['rtt_p99_us']:.1f} us (raw TCP {base['messages_per_s']:,.0f}/s, p50 "
+                  f"{base['rtt_median_us']:.1f} us, p99 {base['rtt_p99_us']:.1f} us)", flush=True)
         if "protocol_floor" in row:
             print(f"round trip       64 B, one core: protocol floor (two HTTP exchanges over raw "
                   f"TCP, nothing parsed) CPU {cpu['protocol_floor']:.1f} us, p50 "

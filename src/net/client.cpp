@@ -1,7 +1,5 @@
 #include "net/client.hpp"
 
-#include <sched.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -237,13 +235,9 @@ bool Client::send_in_turn(std::string_view peer, OutgoingMessage& message, SendC
   // the peer answers from another core it is not in yet, and await_answer() reads it anyway.
   if (link->answers_missed < kAnswersMissedToStopLooking ||
       ++link->answer_probe % kAnswerProbeInterval == 0) {
-    // Where the peer shares this core it is runnable now, woken by the write: yielding lets it
-    // answer before this thread looks. Otherwise its 200 would wake this thread out of its wait
-    // for events, and the core would change hands once more per round trip. A peer that waits
-    // for the answer to its own request (having yielded too) must get it the same way, so the
-    // yield comes with every look, not only after answers that were in. Where nothing else is
-    // runnable on this core the yield returns at once.
-    ::sched_yield();
+    // A peer on this core answers first. With every look, not only after answers that were in:
+    // a peer that yielded after its own request waits for its answer the same way.
+    link->hand_over.yield();
     // Only the answer, whole, and nothing after it (anything else is await_answer()'s to read).
     const bool in = conn->read_now(ec) && conn->buffer.size() == received_bytes().size() &&
                     conn->take_constant_answer() == Connection::Constant::whole;
