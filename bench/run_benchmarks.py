@@ -367,7 +367,9 @@ def main():
                     lambda c: library(args.build, size, c, placement="same"), n),
                 lambda: without_start_up(
                     lambda c: raw(args.build, "exchange", size, c, placement="same"), n))
-            # Beside a busy process on the same core: round trips per second of both.
+        if size == 64 and on_core(0, "same"):
+            # Beside a busy process on the same core (where parties can be pinned): round trips
+            # per second of both.
             row["library_beside_busy"], row["raw_tcp_beside_busy"] = paired(
                 3, "messages_per_s",
                 lambda: beside_busy_process(

@@ -59,11 +59,20 @@ TEST(CoreHandOver, ALongYieldPausesTheYieldsLongerEachTimeInARow) {
   core.now += CoreHandOver::kLongestPause - 1ms;
   EXPECT_EQ(core.yield(hand_over), 0);
   core.now += 1ms;
-  // A quick yield ends the pauses: the next long one pauses for the shortest again.
+  // Each quick yield takes the pause a step back (a fourth): after one, the next long yield pauses
+  // for a second again; after a few more, for the shortest pause.
   core.next_yield_takes = CoreHandOver::kLongYield - 1us;
-  EXPECT_EQ(core.yield(hand_over, 10), 10);
+  EXPECT_EQ(core.yield(hand_over), 1);
   core.next_yield_takes = CoreHandOver::kLongYield;
   EXPECT_EQ(core.yield(hand_over), 1);
+  core.now += CoreHandOver::kLongestPause - 1ms;
+  EXPECT_EQ(core.yield(hand_over), 0);
+  core.now += 1ms;
+  core.next_yield_takes = CoreHandOver::kLongYield - 1us;
+  EXPECT_EQ(core.yield(hand_over, 6), 6);
+  core.next_yield_takes = CoreHandOver::kLongYield;
+  EXPECT_EQ(core.yield(hand_over), 1);
+  EXPECT_EQ(core.yield(hand_over, 10, CoreHandOver::kShortestPause / 11), 0);
   core.now += CoreHandOver::kShortestPause;
   EXPECT_EQ(core.yield(hand_over), 1);
 }

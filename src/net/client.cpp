@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "net/core_hand_over.hpp"
 #include "net/drained_read.hpp"
 #include "net/log.hpp"
 #include "tno/mpc/communication/errors.hpp"
@@ -194,9 +195,9 @@ std::shared_ptr<const std::string> Client::request_head(Link& link) {
 
 // The conversation's common case, without a handler or a coroutine: nothing else to the peer is
 // queued or under way and a kept-alive plain connection is idle, so the request goes out in one
-// write from this thread; on one core the peer has usually answered by the time the write
-// returns, and then the answer is read here too. Anything else goes the usual way: a request
-// that went out only in part closes its connection (the server drops what it did not read
+// write from this thread; on one core the peer has usually answered once this thread has yielded
+// the core after the write, and then the answer is read here too. Anything else goes the usual way:
+// a request that went out only in part closes its connection (the server drops what it did not read
 // whole) and is sent again by send(); one whose answer has not come (or is not the constant 200)
 // is left to await_answer().
 bool Client::send_in_turn(std::string_view peer, OutgoingMessage& message, SendCompletion& done,
@@ -235,9 +236,11 @@ bool Client::send_in_turn(std::string_view peer, OutgoingMessage& message, SendC
   // the peer answers from another core it is not in yet, and await_answer() reads it anyway.
   if (link->answers_missed < kAnswersMissedToStopLooking ||
       ++link->answer_probe % kAnswerProbeInterval == 0) {
-    // A peer on this core answers first. With every look, not only after answers that were in:
-    // a peer that yielded after its own request waits for its answer the same way.
-    link->hand_over.yield();
+    // Lets a peer on this core answer first (unless paused: core_hand_over.hpp). With every look,
+    // not only after answers that were in: a peer that yields after its own request finds its
+    // answer in only if this party, too, yields the core after its writes.
+    thread_local CoreHandOver hand_over;
+    hand_over.yield();
     // Only the answer, whole, and nothing after it (anything else is await_answer()'s to read).
     const bool in = conn->read_now(ec) && conn->buffer.size() == received_bytes().size() &&
                     conn->take_constant_answer() == Connection::Constant::whole;

@@ -31,7 +31,6 @@
 #include <vector>
 
 #include "net/connection.hpp"
-#include "net/core_hand_over.hpp"
 #include "net/log.hpp"
 #include "net/peers.hpp"
 #include "tls.hpp"
@@ -144,7 +143,6 @@ class Client {
     // it does not look.
     unsigned answers_missed = 0;
     unsigned answer_probe = 0;
-    CoreHandOver hand_over;   // before looking
     LogLimiter failures_log;  // one line about failed attempts per few seconds
     // The request header up to the Content-Length value, as the reference's client sends it,
     // made once per server port this party advertises.
