@@ -19,6 +19,7 @@
 
 #include "net/framing.hpp"
 #include "raw_http.hpp"
+#include "scheduling.hpp"
 #include "test_util.hpp"
 #include "tno/mpc/communication/ping.hpp"
 #include "tno/mpc/communication/testing.hpp"
@@ -27,6 +28,9 @@ namespace tno::mpc::communication {
 namespace {
 
 using namespace std::chrono_literals;
+using test::OnOneCore;
+using test::Threads;
+using test::threads_of_this_process;
 
 // Quiet logs in tests; failures speak through assertions.
 struct QuietLogs : ::testing::Environment {
@@ -318,30 +322,6 @@ TEST(Pool, ALateRefusalIsRetriedOnTheSameConnection) {
   EXPECT_EQ(recorder.connections(), 1);
   EXPECT_EQ(pool->statistics().total.messages_sent, 3u);
 }
-
-// Pins this thread to the core it runs on until the end of the scope; threads it starts meanwhile
-// stay on that core.
-class OnOneCore {
- public:
-  OnOneCore() {
-    const int cpu = sched_getcpu();
-    if (cpu < 0 || sched_getaffinity(0, sizeof all_, &all_) != 0) return;
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    ok_ = sched_setaffinity(0, sizeof one, &one) == 0;
-  }
-  ~OnOneCore() {
-    if (ok_) sched_setaffinity(0, sizeof all_, &all_);
-  }
-  OnOneCore(const OnOneCore&) = delete;
-  OnOneCore& operator=(const OnOneCore&) = delete;
-  bool ok() const { return ok_; }
-
- private:
-  cpu_set_t all_{};
-  bool ok_ = false;
-};
 
 // A refusal that is in already when the request has gone out is taken as the answer on that
 // connection (not waited for until the answer timeout, the connection given up and the message
@@ -787,35 +767,6 @@ TEST(Pool, CallersInSeveralThreadsShareTheNetwork) {
   }
 }
 
-// Threads of this process (those named `name`, or all), and their context switches so far
-// (voluntary and not), from /proc.
-struct Threads {
-  int threads = 0;
-  std::uint64_t switches = 0;
-  std::uint64_t waits = 0;  // the voluntary switches among them: waits in the kernel
-};
-Threads threads_of_this_process(std::string_view name = {}) {
-  Threads found;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    if (!name.empty()) {
-      std::ifstream comm(task.path() / "comm");
-      std::string its_name;
-      std::getline(comm, its_name);
-      if (its_name != name) continue;
-    }
-    ++found.threads;
-    std::ifstream status(task.path() / "status");
-    for (std::string line; std::getline(status, line);) {
-      if (line.find("ctxt_switches:") != std::string::npos) {
-        const std::uint64_t n = std::stoull(line.substr(line.find(':') + 1));
-        found.switches += n;
-        if (line.starts_with("voluntary_")) found.waits += n;
-      }
-    }
-  }
-  return found;
-}
-
 std::uint64_t context_switches() {
   return threads_of_this_process().switches;
 }
@@ -894,40 +845,15 @@ TEST(Pool, PartiesSharingACoreHandItOverWithoutWaitingForEvents) {
   // A conversation between two parties whose threads share a core: a send whose answer is
   // looked for at once yields the core to the peer it has just woken, which answers before the
   // sender looks; so the callers hardly ever wait in the kernel. (Without the yield the peer's 200
-  // woke the sender out of such a wait: 1–2 waits per round trip in all.) Another process that
-  // takes this core now and then adds waits, so the least of up to five conversations counts.
+  // woke the sender out of such a wait: 1–2 waits per round trip in all.)
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   GTEST_SKIP() << "under a sanitizer a party's turn can take longer than a quick yield";
 #endif
   const OnOneCore pinned;
   if (!pinned.ok()) GTEST_SKIP() << "this thread may not be pinned to its core";
   constexpr int kRoundTrips = 2000;
-  std::uint64_t fewest = std::numeric_limits<std::uint64_t>::max();
-  for (int attempt = 0; attempt < 5 && fewest >= kRoundTrips / 2; ++attempt) {
-    testing::PoolGroup duo(2);  // its threads share the core
-    duo[0].send("local1", -1);
-    EXPECT_EQ(duo[1].recv<int>("local0"), -1);
-    std::thread echo([&] {
-      try {
-        for (int i = 0; i < kRoundTrips; ++i) {
-          duo[1].send("local0", duo[1].recv<int>("local0", std::nullopt, 10s));
-        }
-      } catch (const TimeoutError&) {
-        // the conversation ended early: its failure is reported below
-      }
-    });
-    const Threads before = threads_of_this_process();
-    for (int i = 0; i < kRoundTrips; ++i) {
-      duo[0].send("local1", i);
-      const int back = duo[0].recv<int>("local1", std::nullopt, 10s);
-      if (back != i) {
-        ADD_FAILURE() << "got " << back << " for " << i;
-        break;
-      }
-    }
-    fewest = std::min(fewest, threads_of_this_process().waits - before.waits);
-    echo.join();
-  }
+  const auto fewest = test::fewest_waits_in_conversations(
+      [] { return std::make_unique<testing::PoolGroup>(2); }, kRoundTrips, 5, kRoundTrips / 2);
   EXPECT_LT(fewest, kRoundTrips / 2u);
 }
 

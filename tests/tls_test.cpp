@@ -16,6 +16,7 @@
 
 #include "memory.hpp"
 #include "raw_http.hpp"
+#include "scheduling.hpp"
 #include "tno/mpc/communication/ping.hpp"
 #include "tno/mpc/communication/testing.hpp"
 
@@ -75,6 +76,50 @@ TEST(Tls, TwoPartiesTalkBothWays) {
   for (std::size_t i = 0; i < large.size(); ++i) large[i] = static_cast<std::byte>(i * 7 + 3);
   group[1].send("local0", large);
   EXPECT_EQ(group[0].recv<Bytes>("local1"), large);
+}
+
+// Small messages go out from the sending thread over TLS too, and their answer is read there
+// when it is in; larger ones through a delivery, on the same kept-alive connection: in a
+// conversation of both kinds every message arrives whole, whether the parties share a core (answers
+// in at once) or not.
+TEST(Tls, AConversationOfSmallAndLargerMessagesArrivesWhole) {
+  for (const bool one_core : {false, true}) {
+    std::optional<test::OnOneCore> pinned;
+    if (one_core) pinned.emplace();
+    testing::PoolGroup group({party("party_0"), party("party_1")}, false);
+    for (int round = 0; round < 20; ++round) {
+      for (const std::size_t size : {0, 1, 100, 4000, 4095, 4096, 5000, 70000}) {
+        std::string text(size, 'a');
+        for (std::size_t i = 0; i < size; ++i) text[i] = static_cast<char>('a' + (i + round) % 26);
+        group[0].send("local1", text);
+        const auto got = group[1].recv<std::string>("local0");
+        EXPECT_EQ(got, text) << size << (one_core ? " on one core" : "");
+        group[1].send("local0", got);
+        EXPECT_EQ(group[0].recv<std::string>("local1"), text) << size;
+      }
+    }
+    EXPECT_EQ(group[0].statistics().peers.at("local1").connections_opened, 1u);
+    EXPECT_EQ(group[1].statistics().peers.at("local0").connections_opened, 1u);
+  }
+}
+
+TEST(Tls, PartiesSharingACoreConverseWithoutWaitingForEvents) {
+  // As over plain HTTP (Pool.PartiesSharingACoreHandItOverWithoutWaitingForEvents): a small send
+  // writes its request from the caller's thread, yields the core to the peer, and reads the
+  // answer there. (Through a delivery on the network loop: ~2,000 waits in 2,000 round trips.)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "under a sanitizer a party's turn can take longer than a quick yield";
+#endif
+  const test::OnOneCore pinned;
+  if (!pinned.ok()) GTEST_SKIP() << "this thread may not be pinned to its core";
+  constexpr int kRoundTrips = 2000;
+  const auto fewest = test::fewest_waits_in_conversations(
+      [] {
+        return std::make_unique<testing::PoolGroup>(
+            std::vector<TlsConfig>{party("party_0"), party("party_1")}, false);
+      },
+      kRoundTrips, 5, kRoundTrips / 2);
+  EXPECT_LT(fewest, kRoundTrips / 2u);
 }
 
 TEST(Tls, GarbageHandshakesAndSilentClientsAreClosed) {

@@ -124,6 +124,9 @@ constexpr unsigned kSplitProbeInterval = 16;
 // After this many sends in a row whose answer was not in at once, send_in_turn() looks for it only
 // every kAnswerProbeInterval sends.
 constexpr unsigned kAnswersMissedToStopLooking = 4;
+// Over TLS send_in_turn() takes requests only this small: the socket takes them whole at once,
+// where a record written in part would leave the connection unusable.
+constexpr std::size_t kInTurnSecureBytes = 4096;
 constexpr unsigned kAnswerProbeInterval = 16;
 
 // Appends the request that carries `m` to `request`: the header `head` (up to the Content-Length
@@ -194,15 +197,16 @@ std::shared_ptr<const std::string> Client::request_head(Link& link) {
 }
 
 // The conversation's common case, without a handler or a coroutine: nothing else to the peer is
-// queued or under way and a kept-alive plain connection is idle, so the request goes out in one
-// write from this thread; on one core the peer has usually answered once this thread has yielded
-// the core after the write, and then the answer is read here too. Anything else goes the usual way:
-// a request that went out only in part closes its connection (the server drops what it did not read
-// whole) and is sent again by send(); one whose answer has not come (or is not the constant 200)
-// is left to await_answer().
+// queued or under way and a kept-alive connection is idle (over TLS: and the request is small),
+// so the request goes out in one write from this thread; on one core the peer has usually answered
+// once this thread has yielded the core after the write, and then the answer is read here too.
+// Anything else goes the usual way: a request that went out only in part closes its connection (the
+// server drops what it did not read whole) and is sent again by send(); one whose answer has not
+// come (or is not the constant 200) is left to await_answer().
 bool Client::send_in_turn(std::string_view peer, OutgoingMessage& message, SendCompletion& done,
                           const SendOptions& options) {
-  if (tls_ != nullptr || message.size() >= kBatchBytes) return false;
+  const bool secure = tls_ != nullptr;
+  if (message.size() >= (secure ? kInTurnSecureBytes : kBatchBytes)) return false;
   Link* link = nullptr;
   {
     std::lock_guard lock(mu_);
@@ -223,8 +227,13 @@ bool Client::send_in_turn(std::string_view peer, OutgoingMessage& message, SendC
   std::unique_ptr<Connection> conn = std::move(link->idle.back());
   link->idle.pop_back();
   boost::system::error_code ec;
-  const std::size_t written = write_now(conn->tcp().socket(), request, ec);
-  if (ec || written < asio::buffer_size(request)) {
+  if (secure) {
+    if (!conn->write_all_now(request)) {
+      conn->tcp().socket().close(ec);
+      return false;
+    }
+  } else if (const std::size_t written = write_now(conn->tcp().socket(), request, ec);
+             ec || written < asio::buffer_size(request)) {
     if (written == 0 && !ec) {
       link->idle.push_back(std::move(conn));  // nothing went out: the connection is as it was
     } else {
@@ -261,18 +270,21 @@ bool Client::send_in_turn(std::string_view peer, OutgoingMessage& message, SendC
   return true;
 }
 
-// The answer to a request that send_in_turn() wrote (on a plain connection, its watchdog armed),
-// awaited with plain reads: a delivery's coroutines cost several allocations and thousands of
+// The answer to a request that send_in_turn() wrote (its watchdog armed), awaited with plain reads
+// on a plain connection: a delivery's coroutines cost several allocations and thousands of
 // instructions, and where the peer answers from another core this is the conversation's common
-// case. The constant 200 settles the message here. Any other answer (a refusal, say), read already
-// or not, goes to a delivery on that connection, which takes it as its first attempt's answer. A
-// connection whose read failed (closed by the peer, reset, or by the watchdog) is left: the
-// delivery sends again at once on another, as for any kept-alive connection that failed.
+// case. Over TLS a delivery awaits it. The constant 200 settles the message here. Any other answer
+// (a refusal, say), read already or not, goes to a delivery on that connection, which takes it as
+// its first attempt's answer. A connection whose read failed (closed by the peer, reset, or by the
+// watchdog) is left: the delivery sends again at once on another, as for any kept-alive connection
+// that failed.
 void Client::await_answer(Link& link, Pending pending, std::unique_ptr<Connection> conn) {
   const DeliveryPtr delivery = pending.delivery;
   bool counted_in_flight = true;
   try {
-    const auto found = conn ? conn->take_constant_answer() : Connection::Constant::other;
+    // Over TLS the delivery reads it (its reads decrypt).
+    const auto found =
+        conn && !conn->secure ? conn->take_constant_answer() : Connection::Constant::other;
     if (found == Connection::Constant::partial) {
       Connection& c = *conn;
       async_read_some_noting_drained(

@@ -6,6 +6,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/buffer_traits.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
@@ -50,10 +52,11 @@ struct Connection {
   /// The TLS connection's SSL*, or null.
   SSL* ssl() { return secure ? secure->native_handle() : nullptr; }
 
-  /// Once connected: small writes go out at once (no delay), and without a wait when they fit.
+  /// Once connected: small writes go out at once (no delay), and without a wait when they fit
+  /// (the socket's synchronous operations never wait: write_now(), write_all_now(), read_now()).
   void connected() {
     tcp().socket().set_option(boost::asio::ip::tcp::no_delay(true));
-    if (plain) tcp().socket().non_blocking(true);
+    tcp().socket().non_blocking(true);
   }
 
   /// Writes what the socket takes of `request` now, without waiting (nothing over TLS); how many
@@ -65,6 +68,21 @@ struct Connection {
     const std::size_t written = net::write_now(tcp().socket(), request, ec);
     if (ec) throw boost::system::system_error(ec);
     return written;
+  }
+
+  /// Over TLS: writes all of `request` now, without waiting, and true; false when the socket did
+  /// not take it all, which leaves the connection unusable (a record may have gone out in part):
+  /// close it. For requests far smaller than a socket's send buffer, on an idle connection.
+  template <class Buffers>
+  bool write_all_now(const Buffers& request) {
+    boost::beast::buffers_suffix<Buffers> rest(request);
+    boost::system::error_code ec;
+    while (boost::beast::buffer_bytes(rest) > 0) {
+      const std::size_t n = secure->write_some(rest, ec);
+      if (ec) return false;
+      rest.consume(n);
+    }
+    return true;
   }
 
   /// Writes `request` (a buffer sequence: header and body pieces in one gather write) from byte
@@ -101,10 +119,13 @@ struct Connection {
     };
   }
 
-  /// Reads into `buffer` what a plain connection holds now, without waiting; false, with `ec`
-  /// set, when nothing was read (would_block: nothing came yet).
+  /// Reads into `buffer` what the connection holds now, without waiting (over TLS: the data of a
+  /// record that is in whole); false, with `ec` set, when nothing was read (would_block: nothing
+  /// came yet).
   bool read_now(boost::system::error_code& ec) {
-    const std::size_t got = tcp().socket().read_some(buffer.prepare(512), ec);
+    const auto space = buffer.prepare(512);
+    const std::size_t got =
+        secure ? secure->read_some(space, ec) : tcp().socket().read_some(space, ec);
     if (ec) return false;
     buffer.commit(got);
     return true;
