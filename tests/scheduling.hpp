@@ -79,7 +79,7 @@ inline Threads threads_of_this_process(std::string_view name = {}) {
 // of ints between the two parties of a group made by `make_duo` (party 0 on this thread, party 1
 // on a thread of its own), over up to `attempts` conversations, each with a new group (another
 // process that takes the core now and then adds waits); it stops at one with fewer than `enough`.
-// A wrong answer or a conversation that stalls fails the calling test.
+// A wrong answer, an error or a conversation that stalls fails the calling test.
 inline std::uint64_t fewest_waits_in_conversations(
     const std::function<std::unique_ptr<testing::PoolGroup>()>& make_duo, int round_trips,
     int attempts, std::uint64_t enough) {
@@ -94,21 +94,25 @@ inline std::uint64_t fewest_waits_in_conversations(
         for (int i = 0; i < round_trips; ++i) {
           (*duo)[1].send("local0", (*duo)[1].recv<int>("local0", std::nullopt, 10s));
         }
-      } catch (const TimeoutError&) {
-        // the conversation ended early: its failure is reported below
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "the echoing party failed: " << e.what();
       }
     });
     const Threads before = threads_of_this_process();
-    for (int i = 0; i < round_trips; ++i) {
-      (*duo)[0].send("local1", i);
-      const int back = (*duo)[0].recv<int>("local1", std::nullopt, 10s);
-      if (back != i) {
-        ADD_FAILURE() << "got " << back << " for " << i;
-        break;
+    try {
+      for (int i = 0; i < round_trips; ++i) {
+        (*duo)[0].send("local1", i);
+        const int back = (*duo)[0].recv<int>("local1", std::nullopt, 10s);
+        if (back != i) {
+          ADD_FAILURE() << "got " << back << " for " << i;
+          break;
+        }
       }
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "the sending party failed: " << e.what();
     }
     fewest = std::min(fewest, threads_of_this_process().waits - before.waits);
-    echo.join();
+    echo.join();  // returns: the echo's recv gives up after 10 s at most
   }
   return fewest;
 }

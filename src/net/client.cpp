@@ -1,5 +1,6 @@
 #include "net/client.hpp"
 
+#include <openssl/ssl.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -220,6 +221,9 @@ bool Client::send_in_turn(std::string_view peer, OutgoingMessage& message, SendC
       link->in_flight > 0 || link->idle.empty() || link->idle.back()->buffer.size() != 0) {
     return false;
   }
+  // Over TLS 1.3 only: there a read never writes (no renegotiation), so a read that stops at
+  // would_block leaves the stream whole.
+  if (secure && SSL_version(link->idle.back()->ssl()) != TLS1_3_VERSION) return false;
   const std::shared_ptr<const std::string> head = request_head(*link);
   std::array<char, 24> line;
   boost::container::small_vector<asio::const_buffer, 5> request;
@@ -251,9 +255,12 @@ bool Client::send_in_turn(std::string_view peer, OutgoingMessage& message, SendC
     thread_local CoreHandOver hand_over;
     hand_over.yield();
     // Only the answer, whole, and nothing after it (anything else is await_answer()'s to read).
-    const bool in = conn->read_now(ec) && conn->buffer.size() == received_bytes().size() &&
+    const bool answered = conn->read_now(ec);
+    const bool in = answered && conn->buffer.size() == received_bytes().size() &&
                     conn->take_constant_answer() == Connection::Constant::whole;
-    link->answers_missed = in ? 0 : std::min(link->answers_missed + 1, kAnswersMissedToStopLooking);
+    // An answer other than this library's constant 200 (a Python party's) was in too.
+    link->answers_missed =
+        answered ? 0 : std::min(link->answers_missed + 1, kAnswersMissedToStopLooking);
     if (in) {
       link->idle.push_back(std::move(conn));
       peers_.count_sent(link->peer, message.size());

@@ -165,8 +165,8 @@ class Client {
   /// Starts delivering `batch`; with `written_on`, its request went out on that connection
   /// already and its answer is awaited there first.
   void start(Link& link, Batch batch, std::unique_ptr<Connection> written_on = nullptr);
-  /// Awaits the answer to `pending`, whose request send_in_turn() wrote on `conn` (a plain
-  /// connection; the message counted in flight and under way).
+  /// Awaits the answer to `pending`, whose request send_in_turn() wrote on `conn` (the message
+  /// counted in flight and under way).
   void await_answer(Link& link, Pending pending, std::unique_ptr<Connection> conn);
   /// Delivers `batch`; a `small` one (the link's one batch of small messages under way) is open
   /// to appended messages while it reads its answers on a plain connection.

@@ -72,14 +72,15 @@ struct Connection {
 
   /// Over TLS: writes all of `request` now, without waiting, and true; false when the socket did
   /// not take it all, which leaves the connection unusable (a record may have gone out in part):
-  /// close it. For requests far smaller than a socket's send buffer, on an idle connection.
+  /// close it. For requests far smaller than a socket's send buffer, on an idle connection (no
+  /// asynchronous operation under way on the stream, whose state the synchronous ones share).
   template <class Buffers>
   bool write_all_now(const Buffers& request) {
     boost::beast::buffers_suffix<Buffers> rest(request);
     boost::system::error_code ec;
     while (boost::beast::buffer_bytes(rest) > 0) {
       const std::size_t n = secure->write_some(rest, ec);
-      if (ec) return false;
+      if (ec || n == 0) return false;
       rest.consume(n);
     }
     return true;
@@ -122,10 +123,13 @@ struct Connection {
   /// Reads into `buffer` what the connection holds now, without waiting (over TLS: the data of a
   /// record that is in whole); false, with `ec` set, when nothing was read (would_block: nothing
   /// came yet).
+  /// A read's failure other than would_block is kept for read_answer(), which throws it (a TLS
+  /// alert read here fails the answer as it would have failed its read there).
   bool read_now(boost::system::error_code& ec) {
     const auto space = buffer.prepare(512);
     const std::size_t got =
         secure ? secure->read_some(space, ec) : tcp().socket().read_some(space, ec);
+    if (ec && ec != boost::asio::error::would_block) read_failure = ec;
     if (ec) return false;
     buffer.commit(got);
     return true;
@@ -133,6 +137,7 @@ struct Connection {
 
   /// Reads one answer. Throws boost::system::system_error.
   boost::asio::awaitable<Answer> read_answer() {
+    if (read_failure) throw boost::system::system_error(read_failure);
     // Nearly every answer is the constant 200, known by its bytes; any other goes through the
     // parser.
     Constant found;
@@ -156,7 +161,8 @@ struct Connection {
 
   std::optional<boost::beast::tcp_stream> plain;
   std::optional<TlsStream> secure;
-  boost::beast::flat_buffer buffer;  // what was read past an answer
+  boost::system::error_code read_failure;  // of read_now()
+  boost::beast::flat_buffer buffer;        // what was read past an answer
   /// Bounds each step (connecting, writing, waiting for the answer) in place of the stream's
   /// timers; on expiry it closes the socket.
   Watchdog watchdog;
