@@ -16,6 +16,7 @@
 
 #include "memory.hpp"
 #include "raw_http.hpp"
+#include "recording_server.hpp"
 #include "scheduling.hpp"
 #include "tno/mpc/communication/ping.hpp"
 #include "tno/mpc/communication/testing.hpp"
@@ -45,6 +46,16 @@ std::string cert_file(const std::string& name) {
 // A party of the test set: party_N, trusting the combined bundle.
 TlsConfig party(const std::string& name, const std::string& bundle = "ca-combined.crt") {
   return TlsConfig{cert_file(name + ".pem"), cert_file(name + ".crt"), cert_file(bundle)};
+}
+
+// A TLS context with party `name`'s key and certificate, trusting the combined bundle.
+ssl::context party_context(const std::string& name, ssl::verify_mode mode) {
+  ssl::context context(ssl::context::tls);
+  context.use_certificate_chain_file(cert_file(name + ".crt"));
+  context.use_private_key_file(cert_file(name + ".pem"), ssl::context::pem);
+  context.load_verify_file(cert_file("ca-combined.crt"));
+  context.set_verify_mode(mode);
+  return context;
 }
 
 PoolConfig with_tls(TlsConfig tls) {
@@ -102,6 +113,32 @@ TEST(Tls, AConversationOfSmallAndLargerMessagesArrivesWhole) {
     EXPECT_EQ(group[0].statistics().peers.at("local1").connections_opened, 1u);
     EXPECT_EQ(group[1].statistics().peers.at("local0").connections_opened, 1u);
   }
+}
+
+// A small send over TLS reads its answer on the sending thread when it is in and leaves the rest
+// to a delivery on that connection: an answer that comes late, or in two records 50 ms apart, a
+// refusal (sent again), and a connection the server closed after its last answer (the next message
+// goes out on a new one): each message is delivered, once, in order.
+TEST(Tls, LateSplitAndRefusedAnswersAndAClosedConnectionAfterASendInTurn) {
+  ssl::context server = party_context("party_1", ssl::verify_peer);
+  // Requests: 0 m0, 1 m1 (late), 2 m2 (split), 3 m3 (refused), 4 m3 again, 5 m4 (then closed),
+  // 6 m5 on a new connection.
+  test::RecordingServer recorder(/*late=*/{1}, /*close_after=*/{5}, /*refused=*/{3}, /*split=*/{2},
+                                 &server);
+  PoolConfig config = with_tls(party("party_0"));
+  config.retry_delay = 1ms;
+  Pool pool(config);
+  pool.add_http_server(0, "127.0.0.1");
+  pool.add_http_client("recorder", "127.0.0.1", recorder.port());
+  for (int i = 0; i < 6; ++i) pool.send("recorder", "message " + std::to_string(i));
+  const auto bodies = recorder.bodies();
+  ASSERT_EQ(bodies.size(), 7u);
+  const int sent[] = {0, 1, 2, 3, 3, 4, 5};
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    EXPECT_NE(bodies[i].find("message " + std::to_string(sent[i])), std::string::npos) << i;
+  }
+  EXPECT_EQ(recorder.connections(), 2);
+  EXPECT_EQ(pool.statistics().total.messages_sent, 6u);
 }
 
 TEST(Tls, PartiesSharingACoreConverseWithoutWaitingForEvents) {
@@ -219,11 +256,7 @@ TEST(Tls, CertificateIdentityIgnoresAddressAndPort) {
 // One POST over TLS from the given source address, with party_0's certificate; the status line.
 std::string post_from(const std::string& source, std::uint16_t port, const ByteBuffer& body) {
   asio::io_context ioc;
-  ssl::context context(ssl::context::tls);
-  context.use_certificate_chain_file(cert_file("party_0.crt"));
-  context.use_private_key_file(cert_file("party_0.pem"), ssl::context::pem);
-  context.load_verify_file(cert_file("ca-combined.crt"));
-  context.set_verify_mode(ssl::verify_peer);
+  ssl::context context = party_context("party_0", ssl::verify_peer);
   ssl::stream<tcp::socket> stream(ioc, context);
   stream.next_layer().open(tcp::v4());
   stream.next_layer().bind({asio::ip::make_address(source), 0});
@@ -302,11 +335,8 @@ TEST(Tls, UntrustedClientIsRefusedEvenWithALookalikeIdentity) {
 class RawTlsServer {
  public:
   RawTlsServer(const std::string& name)
-      : context_(ssl::context::tls), acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {
-    context_.use_certificate_chain_file(cert_file(name + ".crt"));
-    context_.use_private_key_file(cert_file(name + ".pem"), ssl::context::pem);
-    context_.load_verify_file(cert_file("ca-combined.crt"));
-    context_.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+      : context_(party_context(name, ssl::verify_peer | ssl::verify_fail_if_no_peer_cert)),
+        acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {
     thread_ = std::thread([this] {
       tcp::socket socket(ioc_);
       acceptor_.accept(socket);
