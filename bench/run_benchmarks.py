@@ -5,8 +5,8 @@
 # instructions per round trip (callgrind), what an idle party costs, and the Python package on
 # the same workloads when it is installed. Every library figure is given with its baseline from
 # the same run and the ratio; the 64 B round trip also beside the floor of the protocol itself
-# (raw_baseline exchange: two HTTP exchanges per round trip over raw TCP, nothing parsed). Writes
-# JSON and SVG plots.
+# (raw_baseline exchange: two HTTP exchanges per round trip over raw TCP, nothing parsed), with
+# its context switches, and beside a busy process on the same core. Writes JSON and SVG plots.
 #
 #   bench/run_benchmarks.py --build BUILD_DIR [--python PY] [--out docs/bench] [--quick]
 #

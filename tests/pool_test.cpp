@@ -1,7 +1,6 @@
 // Pools in one process on 127.0.0.1 with ephemeral ports: the behaviours of the reference's own
 // suite, and the server's answers (src/net/server.hpp) checked with raw HTTP requests.
 #include <gtest/gtest.h>
-#include <sched.h>
 
 #include <atomic>
 #include <boost/asio/connect.hpp>
@@ -9,10 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
-#include <filesystem>
-#include <fstream>
 #include <limits>
-#include <mutex>
 #include <random>
 #include <set>
 #include <thread>

@@ -125,10 +125,10 @@ constexpr unsigned kSplitProbeInterval = 16;
 // After this many sends in a row whose answer was not in at once, send_in_turn() looks for it only
 // every kAnswerProbeInterval sends.
 constexpr unsigned kAnswersMissedToStopLooking = 4;
+constexpr unsigned kAnswerProbeInterval = 16;
 // Over TLS send_in_turn() takes requests only this small: the socket takes them whole at once,
 // where a record written in part would leave the connection unusable.
 constexpr std::size_t kInTurnSecureBytes = 4096;
-constexpr unsigned kAnswerProbeInterval = 16;
 
 // Appends the request that carries `m` to `request`: the header `head` (up to the Content-Length
 // value), the length and the blank line written into `line`, and the message's pieces.

@@ -122,9 +122,8 @@ struct Connection {
 
   /// Reads into `buffer` what the connection holds now, without waiting (over TLS: the data of a
   /// record that is in whole); false, with `ec` set, when nothing was read (would_block: nothing
-  /// came yet).
-  /// A read's failure other than would_block is kept for read_answer(), which throws it (a TLS
-  /// alert read here fails the answer as it would have failed its read there).
+  /// came yet). A failure other than would_block is kept for read_answer(), which throws it (a
+  /// TLS alert read here fails the answer as it would have failed its read there).
   bool read_now(boost::system::error_code& ec) {
     const auto space = buffer.prepare(512);
     const std::size_t got =
