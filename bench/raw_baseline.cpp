@@ -2,7 +2,8 @@
 // with nothing of the library in the way, so that the library's figures can be given as ratios.
 //
 //   raw_baseline server PORT [--tls CERT_DIR]
-//   raw_baseline client HOST:PORT pingpong|stream|exchange SIZE COUNT [--tls CERT_DIR] [--json]
+//   raw_baseline client HOST:PORT pingpong|stream|keep|exchange SIZE COUNT [--tls CERT_DIR]
+//   [--json]
 //
 // pingpong: COUNT times, the client writes SIZE bytes and reads them back (one in flight);
 // exchange: the floor of the pool's protocol, plain TCP only: per round trip, the four writes of
@@ -10,9 +11,13 @@
 // reply, its 200) over two connections, one per direction, each send waiting for its 200 as a
 // blocking send does, and nothing parsed;
 // stream: the client writes COUNT blocks of SIZE bytes, the server reads them as a plain
-// streaming loop does (64 KiB reads into one buffer) and answers one byte. TLS uses party_0
+// streaming loop does (64 KiB reads into one buffer) and answers one byte;
+// keep: the same stream, but the server keeps each block, as a receiver that hands messages on
+// must: read whole into fresh memory of its size (mapped for it, huge pages asked for from 8 MiB
+// on, as the pool's regions are), which is given back after the block. TLS uses party_0
 // (client) and party_1 (server) of scripts/make-test-certs.sh, mutual. The server serves one client
 // and exits. TCP_NODELAY on both sides, as the pool sets it.
+#include <sys/mman.h>
 #include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -24,6 +29,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -39,11 +45,12 @@ namespace {
 // Reads/writes whole buffers on a plain or TLS stream; the server's first 16 bytes say what to do.
 struct Header {
   std::uint64_t size;
-  std::uint64_t count;  // top bit: stream mode; the next: exchange mode
+  std::uint64_t count;  // top bit: stream mode; the next: exchange mode; the next: keep
 };
 
 constexpr std::uint64_t kStreamBit = std::uint64_t{1} << 63;
 constexpr std::uint64_t kExchangeBit = std::uint64_t{1} << 62;
+constexpr std::uint64_t kKeepBit = std::uint64_t{1} << 61;
 // What the pool writes for a SIZE-byte bytes message: its request head (with the length line)
 // and msgpack envelope take this much more; its 200 answer takes kAnswerBytes.
 constexpr std::size_t kRequestOverhead = 142;
@@ -70,7 +77,7 @@ void serve(Stream& s, tcp::acceptor& acceptor) {
   Header h{};
   asio::read(s, asio::buffer(&h, sizeof h));
   bool stream_mode = (h.count & kStreamBit) != 0;
-  std::uint64_t count = h.count & ~(kStreamBit | kExchangeBit);
+  std::uint64_t count = h.count & ~(kStreamBit | kExchangeBit | kKeepBit);
   if (h.count & kExchangeBit) {
     if constexpr (std::is_same_v<Stream, tcp::socket>) {
       tcp::socket own_requests = acceptor.accept();
@@ -81,6 +88,18 @@ void serve(Stream& s, tcp::acceptor& acceptor) {
         exchange(own_requests, s, request, answer, false);
       }
     }
+    return;
+  }
+  if (h.count & kKeepBit) {
+    for (std::uint64_t i = 0; i < count; ++i) {
+      void* p = mmap(nullptr, h.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) throw std::bad_alloc();
+      if (h.size >= (std::uint64_t{8} << 20)) madvise(p, h.size, MADV_HUGEPAGE);
+      asio::read(s, asio::buffer(p, h.size));
+      munmap(p, h.size);
+    }
+    char done = 'k';
+    asio::write(s, asio::buffer(&done, 1));
     return;
   }
   if (stream_mode) {
@@ -129,11 +148,11 @@ Result run_exchange(tcp::socket& s, const tcp::endpoint& server, std::uint64_t s
 }
 
 template <class Stream>
-Result run(Stream& s, bool stream_mode, std::uint64_t size, std::uint64_t count) {
-  Header h{size, count | (stream_mode ? kStreamBit : 0)};
+Result run(Stream& s, bool stream_mode, bool keep, std::uint64_t size, std::uint64_t count) {
+  Header h{size, count | (stream_mode ? kStreamBit : 0) | (keep ? kKeepBit : 0)};
   asio::write(s, asio::buffer(&h, sizeof h));
   std::vector<char> out(size, 'x');
-  std::vector<char> in(size);
+  std::vector<char> in(stream_mode ? 1 : size);
   Result r;
   r.rtt_us.reserve(stream_mode ? 0 : count);
   auto start = Clock::now();
@@ -206,7 +225,8 @@ int main(int argc, char** argv) {
       tcp::socket socket(ioc);
       asio::connect(socket, resolver.resolve(args[1].substr(0, colon), args[1].substr(colon + 1)));
       socket.set_option(tcp::no_delay(true));
-      bool stream_mode = args[2] == "stream";
+      const bool keep = args[2] == "keep";
+      const bool stream_mode = args[2] == "stream" || keep;
       auto size = std::stoull(args[3]);
       auto count = std::stoull(args[4]);
       Result r;
@@ -215,14 +235,14 @@ int main(int argc, char** argv) {
         if (!tls_dir.empty()) throw std::runtime_error("exchange is measured over plain TCP only");
         r = run_exchange(socket, socket.remote_endpoint(), size, count);
       } else if (tls_dir.empty()) {
-        r = run(socket, stream_mode, size, count);
+        r = run(socket, stream_mode, keep, size, count);
       } else {
         auto ctx = tls_context(tls_dir, "party_0");
         ssl::stream<tcp::socket> s(std::move(socket), ctx);
         auto t = Clock::now();
         s.handshake(ssl::stream_base::client);
         handshake_us = std::chrono::duration<double, std::micro>(Clock::now() - t).count();
-        r = run(s, stream_mode, size, count);
+        r = run(s, stream_mode, keep, size, count);
       }
       double mb_per_s = static_cast<double>(size * count) / r.seconds / 1e6;
       double per_s = static_cast<double>(count) / r.seconds;
@@ -246,6 +266,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::cerr << "usage: raw_baseline server PORT [--tls DIR] | client HOST:PORT "
-               "pingpong|stream|exchange SIZE COUNT [--tls DIR] [--json]\n";
+               "pingpong|stream|keep|exchange SIZE COUNT [--tls DIR] [--json]\n";
   return 2;
 }
