@@ -82,6 +82,28 @@ TEST(Reliability, ADeclaredLengthCostsNothingUntilItsBytesCome) {
   EXPECT_LT(duo[1].statistics().server.received_bytes_held, 4 * kMiB);
 }
 
+// A large body's memory may be faulted in ahead of its bytes (on another thread, beside the
+// reads), but no further ahead than the bytes that came, and counted: a sender that declares
+// 1 GiB, sends 16 MiB and stalls holds at most twice that (and a read step).
+TEST(Reliability, AStalledLargeBodyHoldsAtMostTwiceWhatCame) {
+  testing::PoolGroup duo(2, quick_config());
+  const std::string request = request_head(duo[0].port(), "Content-Length: 1073741824\r\n") +
+                              std::string(16 * kMiB, '\x82');
+  const std::size_t before = test::resident_bytes();
+  RawConnection staller(duo[1].port());
+  ASSERT_TRUE(staller.send(request));
+  EXPECT_TRUE(
+      eventually([&] { return duo[1].statistics().server.received_bytes_held >= 16 * kMiB; }));
+  duo[0].send("local1", std::string("served"));
+  EXPECT_EQ(duo[1].recv<std::string>("local0", std::nullopt, 10s), "served");
+  const std::size_t held = duo[1].statistics().server.received_bytes_held;
+  EXPECT_LE(held, 2 * 16 * kMiB + kMiB);
+  if (test::memory_is_measurable()) {
+    const std::size_t grown = test::resident_bytes() - before;
+    EXPECT_LT(grown, held + 8 * kMiB) << "grown " << grown << " B, held " << held << " B";
+  }
+}
+
 TEST(Reliability, ChunkedBodiesCountAgainstTheRoom) {
   PoolConfig config = quick_config();
   config.max_stored_bytes_per_peer = 64 * 1024;

@@ -64,6 +64,7 @@ BodyBuffers::Filling::Filling(Filling&&) noexcept = default;
 BodyBuffers::Filling& BodyBuffers::Filling::operator=(Filling&&) noexcept = default;
 
 BodyBuffers::Filling::~Filling() {
+  settle();
   if (region_ && owner_) owner_->give_back(std::move(region_));  // a body that never completed
 }
 
@@ -72,12 +73,23 @@ std::span<char> BodyBuffers::Filling::space(std::size_t most) noexcept {
   return {region_->data() + size_, std::min(most, left)};
 }
 
+void BodyBuffers::Filling::allow(std::size_t end) {
+  if (ahead_) ahead_->allow(end);
+}
+
+void BodyBuffers::Filling::settle() noexcept {
+  if (!ahead_) return;
+  region_->written(ahead_->stop());
+  ahead_.reset();
+}
+
 void BodyBuffers::Filling::commit(std::size_t n) noexcept {
   size_ += n;
   region_->written(size_);
 }
 
 UncheckedBody BodyBuffers::Filling::finish() && {
+  settle();
   Region* region = region_.release();
   std::weak_ptr<BodyBuffers> buffers = owner_;
   std::shared_ptr<const void> holder(region, [buffers](Region* r) {
@@ -110,10 +122,14 @@ BodyBuffers::Filling BodyBuffers::fill(std::size_t capacity, bool known_length) 
   }
   if (region) {
     region->trim(capacity);  // what lies beyond this body is not kept for it
-  } else {
-    region = std::make_unique<Region>(capacity, capacity >= kHugeRegion);
+    return Filling(shared_from_this(), std::move(region));
   }
-  return Filling(shared_from_this(), std::move(region));
+  region = std::make_unique<Region>(capacity, capacity >= kHugeRegion);
+  Filling filling(shared_from_this(), std::move(region));
+  if (capacity >= kFaultAheadBytes) {
+    filling.ahead_ = FaultAhead::start(filling.region_->data(), capacity);
+  }
+  return filling;
 }
 
 void BodyBuffers::give_back(std::unique_ptr<Region> region) {

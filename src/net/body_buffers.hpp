@@ -7,6 +7,7 @@
 // back to the system once idle.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "net/fault_ahead.hpp"
 #include "net/mailbox.hpp"
 
 namespace tno::mpc::communication::net {
@@ -36,7 +38,7 @@ class Region {
   /// Bytes the region may hold in memory: everything up to the furthest byte written, in whole
   /// pages (huge pages for large regions).
   std::size_t footprint() const noexcept;
-  /// Records that the bytes up to `end` were written.
+  /// Records that the bytes up to `end` were written (or their pages faulted in).
   void written(std::size_t end) noexcept;
   /// Hands the memory beyond the first `keep` bytes back to the system.
   void trim(std::size_t keep) noexcept;
@@ -62,6 +64,10 @@ class BodyBuffers : public std::enable_shared_from_this<BodyBuffers> {
   static constexpr std::size_t kMaxKeptRegion = kMaxKeptBytes;
   /// ...and each for at most this long.
   static constexpr Clock::duration kMaxIdle = std::chrono::seconds(2);
+  /// Fresh regions from this size on are faulted in beside the reads (see FaultAhead), at most
+  /// kFaultAheadLead bytes ahead of them.
+  static constexpr std::size_t kFaultAheadBytes = std::size_t{64} << 20;
+  static constexpr std::size_t kFaultAheadLead = std::size_t{32} << 20;
 
   /// A body being filled: `length` bytes are expected (or, for chunked bodies, up to `length`).
   class Filling {
@@ -74,6 +80,13 @@ class BodyBuffers : public std::enable_shared_from_this<BodyBuffers> {
     ~Filling();
     /// Where the next bytes go: up to `most` of them (fewer at the end of the region).
     std::span<char> space(std::size_t most) noexcept;
+    /// How far ahead of the bytes that arrived their memory may be faulted in: as far as the
+    /// bytes that arrived, up to kFaultAheadLead, when a thread does so (else 0), so that memory
+    /// still follows the bytes (at most twice theirs). The owner counts that much ahead against
+    /// its budget...
+    std::size_t lead() const noexcept { return ahead_ ? std::min(size_, kFaultAheadLead) : 0; }
+    /// ...and allows the memory up to `end` to be faulted in.
+    void allow(std::size_t end);
     /// `n` bytes were written at space().
     void commit(std::size_t n) noexcept;
     std::size_t size() const noexcept { return size_; }
@@ -84,14 +97,20 @@ class BodyBuffers : public std::enable_shared_from_this<BodyBuffers> {
     UncheckedBody finish() &&;
 
    private:
+    friend class BodyBuffers;
+    // Stops the faulting thread, if any, and records what it faulted in.
+    void settle() noexcept;
+
     std::shared_ptr<BodyBuffers> owner_;
     std::unique_ptr<Region> region_;
+    std::unique_ptr<FaultAhead> ahead_;
     std::size_t size_ = 0;
   };
 
-  /// Memory for a body of `capacity` bytes (`known_length`: a recycled region when one fits), or
-  /// of up to `capacity` bytes (a chunked body, whose length is known only at its end: a fresh
-  /// region, in small pages, not recycled).
+  /// Memory for a body of `capacity` bytes (`known_length`: a recycled region when one fits, else
+  /// a fresh one, faulted in ahead of the reads from kFaultAheadBytes on), or of up to `capacity`
+  /// bytes (a chunked body, whose length is known only at its end: a fresh region, in small
+  /// pages, not recycled).
   Filling fill(std::size_t capacity, bool known_length);
 
   /// Hands back the regions idle for longer than kMaxIdle; returns whether any are still kept.

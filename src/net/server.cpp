@@ -75,7 +75,8 @@ Response refused_for_room(State& s, const RequestHead& req, const Peer& peer, st
 }
 
 // A body of known length from kRegionBytes on: straight from the socket into memory reserved for
-// it, counted against the room as it comes (at most a read step ahead of the bytes).
+// it, counted against the room as it comes: at most a read step ahead of the bytes, and where its
+// memory is faulted in ahead of the reads, as far again as the bytes that came (up to 32 MiB).
 template <class Stream>
 asio::awaitable<BodyRead> read_large_body(State& s, Stream& stream, beast::flat_buffer& buffer,
                                           const RequestHead& req, const Peer& peer,
@@ -99,9 +100,11 @@ asio::awaitable<BodyRead> read_large_body(State& s, Stream& stream, beast::flat_
   buffer.consume(have);
   while (filling.size() < length) {
     const std::size_t step = std::min(length - filling.size(), kReadStep);
-    if (!count_up_to(filling.size() + step)) {
+    // Memory faulted in ahead of the reads is counted as if its bytes had arrived.
+    if (!count_up_to(std::min(length, filling.size() + step + filling.lead()))) {
       co_return BodyRead{nullptr, refused_for_room(s, req, peer, length)};
     }
+    filling.allow(counted);
     auto space = filling.space(step);
     auto [ec, n] = co_await stream.async_read_some(asio::buffer(space.data(), space.size()),
                                                    asio::as_tuple(asio::use_awaitable));
