@@ -10,6 +10,8 @@
 #include <malloc.h>  // mallopt
 #endif
 
+#include "net/fault_ahead.hpp"
+
 namespace tno::mpc::communication::net {
 
 namespace {
@@ -57,11 +59,11 @@ void Region::trim(std::size_t keep) noexcept {
   written_ = std::min(written_, keep);
 }
 
-BodyBuffers::Filling::Filling(std::shared_ptr<BodyBuffers> owner, std::unique_ptr<Region> region)
-    : owner_(std::move(owner)), region_(std::move(region)) {}
+BodyBuffers::Filling::Filling(std::shared_ptr<BodyBuffers> owner, std::unique_ptr<Region> region,
+                              bool fault_ahead)
+    : owner_(std::move(owner)), region_(std::move(region)), may_fault_ahead_(fault_ahead) {}
 
 BodyBuffers::Filling::Filling(Filling&&) noexcept = default;
-BodyBuffers::Filling& BodyBuffers::Filling::operator=(Filling&&) noexcept = default;
 
 BodyBuffers::Filling::~Filling() {
   settle();
@@ -74,6 +76,10 @@ std::span<char> BodyBuffers::Filling::space(std::size_t most) noexcept {
 }
 
 void BodyBuffers::Filling::allow(std::size_t end) {
+  if (may_fault_ahead_ && size_ > 0) {
+    may_fault_ahead_ = false;
+    ahead_ = FaultAhead::start(region_->data(), region_->capacity());
+  }
   if (ahead_) ahead_->allow(end);
 }
 
@@ -124,12 +130,8 @@ BodyBuffers::Filling BodyBuffers::fill(std::size_t capacity, bool known_length) 
     region->trim(capacity);  // what lies beyond this body is not kept for it
     return Filling(shared_from_this(), std::move(region));
   }
-  region = std::make_unique<Region>(capacity, capacity >= kHugeRegion);
-  Filling filling(shared_from_this(), std::move(region));
-  if (capacity >= kFaultAheadBytes) {
-    filling.ahead_ = FaultAhead::start(filling.region_->data(), capacity);
-  }
-  return filling;
+  return Filling(shared_from_this(), std::make_unique<Region>(capacity, capacity >= kHugeRegion),
+                 /*fault_ahead=*/capacity >= kFaultAheadBytes);
 }
 
 void BodyBuffers::give_back(std::unique_ptr<Region> region) {

@@ -1,7 +1,8 @@
 // Memory for received bodies, which follows the bytes that arrived. A body is read into memory
 // that is reserved for its whole declared length but committed only as its bytes are written
 // (large bodies: an anonymous mapping without a commitment; the kernel backs each page when it is
-// first written), so a header that declares a gigabyte costs nothing until the gigabyte comes. No
+// first written, or a little ahead of the bytes: fault_ahead.hpp), so a header that declares a
+// gigabyte costs nothing until the gigabyte comes. No
 // byte is zeroed or copied on the way. Mappings of released bodies are kept a short while for the
 // next large message (which then does not page-fault its memory again), within a bound, and handed
 // back to the system once idle.
@@ -17,10 +18,11 @@
 #include <string>
 #include <vector>
 
-#include "net/fault_ahead.hpp"
 #include "net/mailbox.hpp"
 
 namespace tno::mpc::communication::net {
+
+class FaultAhead;
 
 /// Reserved address space for one large body (see the file comment). Not thread-safe.
 class Region {
@@ -73,10 +75,12 @@ class BodyBuffers : public std::enable_shared_from_this<BodyBuffers> {
   class Filling {
    public:
     /// With `owner`, the region goes back to it when the body is let go (or never completes);
-    /// without, it is unmapped.
-    Filling(std::shared_ptr<BodyBuffers> owner, std::unique_ptr<Region> region);
+    /// without, it is unmapped. With `fault_ahead` (a fresh region), a FaultAhead faults its
+    /// memory in ahead of the bytes once some have come.
+    Filling(std::shared_ptr<BodyBuffers> owner, std::unique_ptr<Region> region,
+            bool fault_ahead = false);
     Filling(Filling&&) noexcept;
-    Filling& operator=(Filling&&) noexcept;
+    Filling& operator=(Filling&&) = delete;
     ~Filling();
     /// Where the next bytes go: up to `most` of them (fewer at the end of the region).
     std::span<char> space(std::size_t most) noexcept;
@@ -85,7 +89,8 @@ class BodyBuffers : public std::enable_shared_from_this<BodyBuffers> {
     /// still follows the bytes (at most twice theirs). The owner counts that much ahead against
     /// its budget...
     std::size_t lead() const noexcept { return ahead_ ? std::min(size_, kFaultAheadLead) : 0; }
-    /// ...and allows the memory up to `end` to be faulted in.
+    /// ...and allows the memory up to `end` to be faulted in (the first time after bytes came,
+    /// this starts the thread that does so, if it may run).
     void allow(std::size_t end);
     /// `n` bytes were written at space().
     void commit(std::size_t n) noexcept;
@@ -97,12 +102,12 @@ class BodyBuffers : public std::enable_shared_from_this<BodyBuffers> {
     UncheckedBody finish() &&;
 
    private:
-    friend class BodyBuffers;
     // Stops the faulting thread, if any, and records what it faulted in.
     void settle() noexcept;
 
     std::shared_ptr<BodyBuffers> owner_;
     std::unique_ptr<Region> region_;
+    bool may_fault_ahead_;
     std::unique_ptr<FaultAhead> ahead_;
     std::size_t size_ = 0;
   };

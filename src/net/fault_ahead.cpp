@@ -1,12 +1,13 @@
 #include "net/fault_ahead.hpp"
 
+#include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
-#include <memory>
 #include <system_error>
 
 namespace tno::mpc::communication::net {
@@ -26,30 +27,46 @@ std::size_t small_page() {
   return page;
 }
 
-bool runs_on_more_than_one_cpu() {
+// The CPUs the calling thread may run on (more than CPU_SETSIZE when the set does not fit).
+int usable_cpus() {
   cpu_set_t cpus;
   CPU_ZERO(&cpus);
-  return sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) > 1;
+  if (sched_getaffinity(0, sizeof cpus, &cpus) != 0) return errno == EINVAL ? CPU_SETSIZE + 1 : 1;
+  return CPU_COUNT(&cpus);
 }
 
-// Whether the kernel populates memory on request (asked once, on an empty range).
+// Whether the kernel populates memory on request: tried once, on a page of its own.
 bool kernel_populates() {
-  static const bool supported = [] {
-    errno = 0;
-    return madvise(nullptr, 0, kPopulateWrite) == 0 || errno != EINVAL;
+  static const bool populates = [] {
+    const std::size_t page = small_page();
+    void* p = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return false;
+    const bool done = madvise(p, page, kPopulateWrite) == 0;
+    munmap(p, page);
+    return done;
   }();
-  return supported;
+  return populates;
 }
+
+// Threads faulting memory in now, in the process.
+std::atomic<int> running{0};
 }  // namespace
 
 std::unique_ptr<FaultAhead> FaultAhead::start(char* data, std::size_t length) {
-  if (!runs_on_more_than_one_cpu() || !kernel_populates()) return nullptr;
+  const int cpus = usable_cpus();
+  if (cpus < 2 || !kernel_populates()) return nullptr;
+  if (running.fetch_add(1) >= cpus - 1) {
+    running.fetch_sub(1);
+    return nullptr;
+  }
   std::unique_ptr<FaultAhead> ahead(new FaultAhead(data, length));
   try {
     ahead->thread_ = std::thread([raw = ahead.get()] { raw->run(); });
   } catch (const std::system_error&) {
+    running.fetch_sub(1);
     return nullptr;
   }
+  pthread_setname_np(ahead->thread_.native_handle(), "mpc-comm-faults");
   return ahead;
 }
 
@@ -68,13 +85,16 @@ void FaultAhead::allow(std::size_t end) {
   more_.notify_one();
 }
 
-std::size_t FaultAhead::stop() {
+std::size_t FaultAhead::stop() noexcept {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
   more_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    thread_.join();
+    running.fetch_sub(1);
+  }
   return faulted_;
 }
 
@@ -83,14 +103,18 @@ void FaultAhead::run() {
   while (true) {
     more_.wait(lock, [&] { return stopping_ || faulted_ < allowed_; });
     if (stopping_) return;
-    // From a page boundary to the end of the page that holds the last byte allowed.
-    const std::size_t from = faulted_;
+    const std::size_t from = faulted_;  // on a page boundary
     const std::size_t to = std::min(from + kStep, allowed_);
     lock.unlock();
-    // A failure (no memory left to back the pages) leaves them to the reads, which report it.
-    madvise(data_ + from, to - from, kPopulateWrite);
+    const bool done = madvise(data_ + from, to - from, kPopulateWrite) == 0;
     lock.lock();
+    // The next step starts on a page boundary: the page that holds the last byte allowed is
+    // faulted in whole.
     faulted_ = (to + small_page() - 1) / small_page() * small_page();
+    // A step that failed (no memory to back the pages, a signal, a range the kernel refuses) may
+    // have faulted part of its pages in: counted whole, and the rest left to the reads, which
+    // report what they meet.
+    if (!done) return;
   }
 }
 

@@ -76,7 +76,8 @@ Response refused_for_room(State& s, const RequestHead& req, const Peer& peer, st
 
 // A body of known length from kRegionBytes on: straight from the socket into memory reserved for
 // it, counted against the room as it comes: at most a read step ahead of the bytes, and where its
-// memory is faulted in ahead of the reads, as far again as the bytes that came (up to 32 MiB).
+// memory is faulted in ahead of the reads, as far again as the bytes that came (up to
+// BodyBuffers::kFaultAheadLead).
 template <class Stream>
 asio::awaitable<BodyRead> read_large_body(State& s, Stream& stream, beast::flat_buffer& buffer,
                                           const RequestHead& req, const Peer& peer,

@@ -70,10 +70,11 @@ struct PoolConfig {
   std::size_t max_tls_handshakes = 64;
   std::size_t max_tls_handshakes_per_source = 32;
   /// Memory of one peer's messages held and not yet received by the application: stored messages
-  /// at their real cost (body and bookkeeping) and bodies still arriving. A message that would go
-  /// beyond it while others are held is answered 503 with Retry-After (its sender retries later)
-  /// unless the application waits for a message from that peer; one message larger than this is let
-  /// in when nothing else from that peer is held. Default 1 GiB.
+  /// at their real cost (body and bookkeeping) and bodies still arriving (with the memory made
+  /// ready ahead of a large body's bytes: as much again as came, up to 32 MiB more). A message
+  /// that would go beyond it while others are held is answered 503 with Retry-After (its sender
+  /// retries later) unless the application waits for a message from that peer; one message larger
+  /// than this is let in when nothing else from that peer is held. Default 1 GiB.
   std::size_t max_stored_bytes_per_peer = std::size_t{1} << 30;
   /// Messages of one peer stored and not yet received; the next is answered 503 unless awaited.
   /// Default 262,144.
