@@ -2,10 +2,9 @@
 // that is reserved for its whole declared length but committed only as its bytes are written
 // (large bodies: an anonymous mapping without a commitment; the kernel backs each page when it is
 // first written, or a little ahead of the bytes: fault_ahead.hpp), so a header that declares a
-// gigabyte costs nothing until the gigabyte comes. No
-// byte is zeroed or copied on the way. Mappings of released bodies are kept a short while for the
-// next large message (which then does not page-fault its memory again), within a bound, and handed
-// back to the system once idle.
+// gigabyte costs nothing until the gigabyte comes. No byte is zeroed or copied on the way.
+// Mappings of released bodies are kept a short while for the next large message (which then does
+// not page-fault its memory again), within a bound, and handed back to the system once idle.
 #pragma once
 
 #include <algorithm>
