@@ -134,10 +134,16 @@ TEST(BodyBuffers, AFreshLargeRegionIsFaultedInAheadOfTheBytesWithinTheLead) {
   small.commit(kMiB);
   EXPECT_EQ(small.lead(), 0u);  // under kFaultAheadBytes: no thread
 
-  std::size_t pattern = 0;
+  // Every byte 0x5a, but every 4093rd, which says where it lies: what the thread faults in must
+  // leave what was written as it was.
+  constexpr std::size_t kMark = 4093;
   auto write = [&](std::size_t n) {
     auto space = filling.space(n);
-    for (char& c : space) c = static_cast<char>(pattern++ % 251);
+    const std::size_t at = filling.size();
+    std::memset(space.data(), 0x5a, space.size());
+    for (std::size_t i = (at + kMark - 1) / kMark * kMark; i < at + space.size(); i += kMark) {
+      space[i - at] = static_cast<char>(i % 251);
+    }
     filling.commit(space.size());
     const std::size_t allowed = std::min(length, filling.size() + filling.lead());
     filling.allow(allowed);
@@ -152,8 +158,11 @@ TEST(BodyBuffers, AFreshLargeRegionIsFaultedInAheadOfTheBytesWithinTheLead) {
   EXPECT_EQ(filling.lead(), BodyBuffers::kFaultAheadLead);
   UncheckedBody body = std::move(filling).finish();
   ASSERT_EQ(body->view().size(), length);
-  for (std::size_t i = 0; i < length; i += 4093) {
+  for (std::size_t i = 0; i < length; i += kMark) {
     ASSERT_EQ(body->view()[i], static_cast<char>(i % 251)) << i;
+    if (i + 1 < length) {
+      ASSERT_EQ(body->view()[i + 1], 0x5a) << i + 1;
+    }
   }
 }
 
@@ -161,7 +170,6 @@ TEST(BodyBuffers, AFreshLargeRegionIsFaultedInAheadOfTheBytesWithinTheLead) {
 // running) and hands the region back with what the thread faulted in counted.
 TEST(BodyBuffers, AnAbandonedBodyStopsItsFaultingIn) {
   auto buffers = std::make_shared<BodyBuffers>();
-  const int threads_before = test::threads_of_this_process().threads;
   bool faulted_ahead = false;
   for (int i = 0; i < 20; ++i) {
     std::size_t resident = 0;
@@ -175,7 +183,7 @@ TEST(BodyBuffers, AnAbandonedBodyStopsItsFaultingIn) {
                                 BodyBuffers::kFaultAheadBytes * 2);
     }
     EXPECT_TRUE(
-        eventually([&] { return test::threads_of_this_process().threads == threads_before; }));
+        eventually([&] { return test::threads_of_this_process("mpc-comm-faults").threads == 0; }));
     // Given back with what was faulted in counted (at least what was in memory before the end).
     EXPECT_GE(buffers->kept_bytes(), std::max(resident, kMiB));
     // Handed back, so that the next body's region is a fresh one again.
