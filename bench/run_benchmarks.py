@@ -470,7 +470,10 @@ def main():
         row["fraction_tls"] = (row["library_tls"]["payload_mb_per_s"]
                                / row["raw_tls"]["payload_mb_per_s"])
         report["one_way"].append(row)
-        print(f"one-way {size:>10} B: library {row['library']['payload_mb_per_s']:7.0f} MB/s "
+        # The count is printed because each run is a fresh process: with a few messages (--quick
+        # sends 4 of 64 MiB) the first touch of their memory is much of what is timed, and that
+        # varies with what the machine last did with its free memory (docs/benchmarks.md).
+        print(f"one-way {size:>10} B x {n}: library {row['library']['payload_mb_per_s']:7.0f} MB/s "
               f"({row['fraction_tcp']:.0%} of raw TCP {row['raw_tcp']['payload_mb_per_s']:.0f}); "
               f"TLS {row['library_tls']['payload_mb_per_s']:7.0f} MB/s "
               f"({row['fraction_tls']:.0%} of raw TLS {row['raw_tls']['payload_mb_per_s']:.0f})",
