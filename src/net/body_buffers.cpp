@@ -1,7 +1,6 @@
 #include "net/body_buffers.hpp"
 
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -11,23 +10,14 @@
 #endif
 
 #include "net/fault_ahead.hpp"
+#include "net/pages.hpp"
 
 namespace tno::mpc::communication::net {
 
 namespace {
-constexpr std::size_t kHugePage = std::size_t{2} << 20;
 // Regions for bodies of known length from this size on ask for transparent huge pages: a 2 MiB
 // page per fault instead of a 4 KiB one, 512 times fewer faults while a large body arrives.
 constexpr std::size_t kHugeRegion = std::size_t{8} << 20;
-
-std::size_t round_up(std::size_t n, std::size_t unit) {
-  return (n + unit - 1) / unit * unit;
-}
-
-std::size_t small_page() {
-  static const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-  return page;
-}
 }  // namespace
 
 Region::Region(std::size_t capacity, bool huge_pages)

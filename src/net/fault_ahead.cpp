@@ -3,29 +3,25 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <system_error>
 
+#include "net/pages.hpp"
+
 namespace tno::mpc::communication::net {
 
 namespace {
 // What one request to the kernel faults in: a huge page, so that stop() waits for little.
-constexpr std::size_t kStep = std::size_t{2} << 20;
+constexpr std::size_t kStep = kHugePage;
 
 #ifdef MADV_POPULATE_WRITE
 constexpr int kPopulateWrite = MADV_POPULATE_WRITE;
 #else
 constexpr int kPopulateWrite = 23;  // Linux 5.14; older C libraries do not name it
 #endif
-
-std::size_t small_page() {
-  static const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-  return page;
-}
 
 // The CPUs the calling thread may run on (more than CPU_SETSIZE when the set does not fit).
 int usable_cpus() {
@@ -110,7 +106,7 @@ void FaultAhead::run() {
     lock.lock();
     // The next step starts on a page boundary: the page that holds the last byte allowed is
     // faulted in whole.
-    faulted_ = (to + small_page() - 1) / small_page() * small_page();
+    faulted_ = round_up(to, small_page());
     // A step that failed (no memory to back the pages, a signal, a range the kernel refuses) may
     // have faulted part of its pages in: counted whole, and the rest left to the reads, which
     // report what they meet.
