@@ -13,12 +13,23 @@
 #include <vector>
 
 #include "net/body_buffers.hpp"
+#include "net/pages.hpp"
 #include "scheduling.hpp"
 
 namespace tno::mpc::communication::net {
 namespace {
 
 constexpr std::size_t kMiB = std::size_t{1} << 20;
+
+// Bytes of [data, data + length) in memory now (data on a page boundary).
+std::size_t resident_bytes(const char* data, std::size_t length) {
+  const std::size_t page = small_page();
+  std::vector<unsigned char> in(round_up(length, page) / page);
+  if (mincore(const_cast<char*>(data), length, in.data()) != 0) return 0;
+  std::size_t n = 0;
+  for (unsigned char c : in) n += c & 1;
+  return n * page;
+}
 
 // A fresh anonymous mapping in small pages (so that residence is exact to the page).
 struct Mapping {
@@ -34,35 +45,15 @@ struct Mapping {
 
   // Pages of [from, to) in memory now.
   std::size_t resident_pages(std::size_t from, std::size_t to) const {
-    const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-    std::vector<unsigned char> in((to - from + page - 1) / page);
-    if (mincore(data + from, to - from, in.data()) != 0) return 0;
-    std::size_t n = 0;
-    for (unsigned char c : in) n += c & 1;
-    return n;
+    return resident_bytes(data + from, to - from) / small_page();
   }
   std::size_t pages(std::size_t from, std::size_t to) const {
-    const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-    return (to - from + page - 1) / page;
+    return round_up(to - from, small_page()) / small_page();
   }
 
   char* data;
   std::size_t length;
 };
-
-// Bytes of [data, data + length) in memory now (data on a page boundary).
-std::size_t resident_bytes(const char* data, std::size_t length) {
-  const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-  std::vector<unsigned char> in((length + page - 1) / page);
-  if (mincore(const_cast<char*>(data), length, in.data()) != 0) return 0;
-  std::size_t n = 0;
-  for (unsigned char c : in) n += c & 1;
-  return n * page;
-}
-
-std::size_t round_up(std::size_t n, std::size_t unit) {
-  return (n + unit - 1) / unit * unit;
-}
 
 // Polls `done` for up to 20 s (a bound against a hang, not a time the test expects).
 bool eventually(const std::function<bool()>& done) {
@@ -149,7 +140,7 @@ TEST(BodyBuffers, AFreshLargeRegionIsFaultedInAheadOfTheBytesWithinTheLead) {
     filling.allow(allowed);
     const char* region = filling.space(0).data() - filling.size();
     const std::size_t resident = resident_bytes(region, length);
-    EXPECT_LE(resident, round_up(allowed, 2 * kMiB));  // never beyond what was allowed
+    EXPECT_LE(resident, round_up(allowed, kHugePage));  // never beyond what was allowed
   };
   write(3 * kMiB + 17);
   if (filling.lead() == 0) GTEST_SKIP() << "no thread faults memory in here (one CPU, old kernel)";
